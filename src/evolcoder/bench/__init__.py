@@ -1,0 +1,19 @@
+"""Benchmarks: one module each, all behind the same small interface (NAME, DATA_KEYS, load)."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+BENCHMARKS = {
+    "humaneval": "evolcoder.bench.humaneval",
+    "humaneval+": "evolcoder.bench.humaneval_plus",
+    "mbpp": "evolcoder.bench.mbpp",
+    "mbpp+": "evolcoder.bench.mbpp_plus",
+}
+
+
+def get_benchmark(name: str) -> ModuleType:
+    if name not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {name!r}; choose one of: {', '.join(BENCHMARKS)}")
+    return importlib.import_module(BENCHMARKS[name])

@@ -1,0 +1,58 @@
+"""MBPP (Austin et al. 2021): the 500 test problems (task ids 11-510) with their assert tests.
+
+Task ids are written ``Mbpp/<n>`` as in MBPP+; sample files may also say ``<n>``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+from evolcoder.bench.base import Task
+from evolcoder.data import resolve_data_file
+
+NAME = "mbpp"
+DATA_KEYS = ("mbpp",)
+TEST_IDS = range(11, 511)
+
+
+def called_names(asserts: tuple[str, ...]) -> list[str]:
+    """Names of the functions the assert lines call, in order of first use."""
+    names: dict[str, None] = {}
+    for line in asserts:
+        for node in ast.walk(ast.parse(line)):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                names.setdefault(node.func.id, None)
+    return list(names)
+
+
+def _entry_point(code: str, asserts: tuple[str, ...]) -> str:
+    defined = {n.name for n in ast.walk(ast.parse(code)) if isinstance(n, ast.FunctionDef)}
+    for name in called_names(asserts):
+        if name in defined:
+            return name
+    return called_names(asserts)[0]
+
+
+def load(data_dir: Path | str | None = None) -> list[Task]:
+    path = resolve_data_file("mbpp", data_dir)
+    tasks = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            if row["task_id"] not in TEST_IDS:
+                continue
+            asserts = tuple(row["test_list"])
+            tasks.append(
+                Task(
+                    task_id=f"Mbpp/{row['task_id']}",
+                    prompt="",
+                    entry_point=_entry_point(row["code"], asserts),
+                    reference=row["code"],
+                    kind="asserts",
+                    setup=row["test_setup_code"],
+                    asserts=asserts,
+                )
+            )
+    return tasks

@@ -1,0 +1,148 @@
+"""The ``evolcoder`` command: parses flags and calls the functions where the work lives."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="WizardCoder, openly: evolve, train, generate, evaluate."
+)
+data_app = typer.Typer(no_args_is_help=True, help="Benchmark data: download into the cache, verify.")
+app.add_typer(data_app, name="data")
+
+USER_ERRORS: tuple[type[Exception], ...] = (ValueError,)
+
+
+def _fail(message: str) -> None:
+    print(f"evolcoder: error: {message}", file=sys.stderr)
+    raise typer.Exit(2)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from evolcoder.config import ConfigError
+    from evolcoder.data import DataError
+    from evolcoder.eval.samples import InputError
+
+    return (InputError, ConfigError, DataError, ValueError)
+
+
+@app.command("eval")
+def eval_command(
+    benchmark: Annotated[str | None, typer.Option(help="humaneval, humaneval+, mbpp or mbpp+")] = None,
+    samples: Annotated[Path | None, typer.Option(help="JSONL of {task_id, solution|completion}")] = None,
+    output_dir: Annotated[Path | None, typer.Option(help="Where verdicts.jsonl and eval_results.json go")] = None,
+    workers: Annotated[int | None, typer.Option(help="Sandboxes run at once (default: every core)")] = None,
+    details: Annotated[
+        bool | None, typer.Option("--details/--fail-fast", help="Run every test, or stop at the first failure")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder with the benchmark files (else $EVOLCODER_DATA_DIR or the cache)")
+    ] = None,
+    k: Annotated[list[int] | None, typer.Option(help="pass@k values to report (repeatable)")] = None,
+    min_time_limit: Annotated[float | None, typer.Option(help="Minimum CPU seconds per test input")] = None,
+    time_limit_factor: Annotated[float | None, typer.Option(help="x reference CPU time per test input")] = None,
+    memory_mb: Annotated[int | None, typer.Option(help="Address-space limit of a sandbox, MiB")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file with these options")] = None,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,
+) -> None:
+    """Judge a samples file in the sandbox and report pass@k (EvalPlus's formats)."""
+    from evolcoder.config import build_config
+    from evolcoder.eval.runner import EvalConfig, evaluate
+
+    flags = dict(
+        benchmark=benchmark,
+        samples=samples,
+        output_dir=output_dir,
+        workers=workers,
+        details=details,
+        data_dir=data_dir,
+        k=k or None,
+        min_time_limit=min_time_limit,
+        time_limit_factor=time_limit_factor,
+        memory_mb=memory_mb,
+        progress=progress,
+    )
+    try:
+        cfg = build_config(EvalConfig, config, flags)
+        results = evaluate(cfg)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    print_pass_at_k(results)
+    print(f"results: {cfg.resolved_output_dir() / 'eval_results.json'}")
+
+
+def print_pass_at_k(results: dict) -> None:
+    table = Table(title=f"{results['benchmark']} pass@k")
+    table.add_column("tests")
+    ks = list(results["pass_at_k"]["base"])
+    for k in ks:
+        table.add_column(k, justify="right")
+    table.add_column("tasks", justify="right")
+    table.add_column("samples", justify="right")
+    tasks = f"{results['n_tasks']}/{results['n_tasks_total']}" + (" (subset)" if results["subset"] else "")
+    name = results["benchmark"].rstrip("+")
+    for label, scores in (("base", results["pass_at_k"]["base"]), ("base + plus", results["pass_at_k"]["plus"])):
+        if scores:
+            title = f"{name} ({label})" if results["benchmark"].endswith("+") else name
+            table.add_row(title, *[f"{100 * scores[k]:.1f}" for k in ks], tasks, str(results["n_samples"]))
+    Console().print(table)
+
+
+@app.command("reference-samples")
+def reference_samples(
+    benchmark: Annotated[str, typer.Option(help="humaneval, humaneval+, mbpp or mbpp+")],
+    output: Annotated[Path, typer.Option(help="Samples file to write")],
+    limit: Annotated[int | None, typer.Option(help="Only the first N tasks")] = None,
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+) -> None:
+    """Write the reference solutions as a samples file (a self-check of the harness)."""
+    from evolcoder.bench import get_benchmark
+
+    try:
+        tasks = get_benchmark(benchmark).load(data_dir)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with open(output, "w") as f:
+        for task in tasks[:limit]:
+            f.write(json.dumps({"task_id": task.task_id, "solution": task.reference}) + "\n")
+    print(f"wrote {min(len(tasks), limit or len(tasks))} reference solutions to {output}")
+
+
+@data_app.command("fetch")
+def data_fetch(
+    keys: Annotated[list[str] | None, typer.Argument(help="Files to fetch (default: all with a checksum)")] = None,
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+) -> None:
+    """Download the benchmark files into the cache (or check them in --data-dir)."""
+    from evolcoder.data import fetch_all
+
+    try:
+        paths = fetch_all(keys or None, data_dir)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    for key, path in paths.items():
+        print(f"{key}\t{path}")
+
+
+@data_app.command("verify")
+def data_verify(data_dir: Annotated[Path | None, typer.Option()] = None) -> None:
+    """Show which benchmark files are present and intact."""
+    from evolcoder.data import verify_all
+
+    states = verify_all(data_dir)
+    for key, state in states.items():
+        print(f"{key}\t{state}")
+    if any(s == "checksum mismatch" for s in states.values()):
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

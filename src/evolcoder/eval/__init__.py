@@ -1,0 +1,1 @@
+"""Execution-based evaluation: samples, judging, pass@k, results."""

@@ -1,0 +1,156 @@
+"""Expected outputs of the EvalPlus benchmarks: the reference solutions run once, cached on disk.
+
+The reference runs in the same sandbox as candidates (same interpreter, same hash seed, so set
+orders agree), one input at a time, recording its output and its CPU seconds; the latter set the
+candidates' time limits. The cache file is keyed by the data file's sha256 and this module's
+version, written atomically, and readable by its owner only (a sandbox must not read answers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from evolcoder.bench.base import Task
+from evolcoder.bench.compare import NOT_NONE_ENTRY_POINTS
+from evolcoder.data import cache_dir
+from evolcoder.eval.judge import Expected
+from evolcoder.execution.isolation import Limits
+from evolcoder.execution.values import decode, encode
+from evolcoder.execution.worker import Worker, WorkerPool
+
+GROUND_TRUTH_VERSION = 1
+REFERENCE_SECONDS_PER_INPUT = 60.0
+
+
+class GroundTruthError(RuntimeError):
+    pass
+
+
+def write_inputs_file(tasks: list[Task], folder: Path) -> Path:
+    """The stored inputs of ``tasks``, as the sandboxes load them (wire format, one JSON file)."""
+    inputs = {t.task_id: {"base": t.base_inputs, "plus": t.plus_inputs} for t in tasks}
+    path = folder / "inputs.json"
+    with open(path, "w") as f:
+        json.dump(encode(inputs), f)
+    return path
+
+
+def cache_path(benchmark: str, data_sha256: str) -> Path:
+    folder = cache_dir() / "groundtruth"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    safe = benchmark.replace("+", "plus")
+    return folder / f"{safe}-{data_sha256[:16]}-v{GROUND_TRUTH_VERSION}.pkl"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_or_compute(
+    benchmark: str,
+    dataset: str,
+    tasks: list[Task],
+    data_sha256: str,
+    pool: WorkerPool,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, dict[str, Expected]]:
+    """Expected outputs for every task, from the cache or computed now (and then cached)."""
+    path = cache_path(benchmark, data_sha256)
+    cached = _read_cache(path)
+    missing = [t for t in tasks if t.task_id not in cached]
+    if missing:
+        jobs = [(t, s) for t in missing for s in ("base", "plus")]
+        for task, input_set, expected in pool.imap_unordered(_reference_job(dataset), jobs):
+            cached.setdefault(task.task_id, {})[input_set] = expected
+            if progress:
+                progress(1)
+        _write_cache(path, cached)
+    return {t.task_id: cached[t.task_id] for t in tasks}
+
+
+def _reference_job(dataset: str):
+    def run(worker: Worker, job: tuple[Task, str]) -> tuple[Task, str, Expected]:
+        task, input_set = job
+        return task, input_set, run_reference(worker, task, dataset, input_set)
+
+    return run
+
+
+def run_reference(worker: Worker, task: Task, dataset: str, input_set: str) -> Expected:
+    inputs = task.base_inputs if input_set == "base" else task.plus_inputs
+    outputs: list = [None] * len(inputs)
+    seconds: list[float] = [0.0] * len(inputs)
+    seen: set[int] = set()
+    errors: list[str] = []
+
+    def on_record(record: dict) -> bool:
+        if "i" in record:
+            i = record["i"]
+            if "o" in record:
+                outputs[i] = decode(record["o"])
+                seconds[i] = float(record["c"])
+                seen.add(i)
+            else:
+                errors.append(f"input {i}: {record.get('e') or 'timeout'}")
+        elif "load_error" in record:
+            errors.append(record["load_error"])
+        return True
+
+    budget = REFERENCE_SECONDS_PER_INPUT * max(1, len(inputs))
+    request = {
+        "kind": "function_io",
+        "code": task.reference,
+        "entry_point": task.entry_point,
+        "task_id": task.task_id,
+        "input_set": input_set,
+        "cpu_limits": REFERENCE_SECONDS_PER_INPUT,
+        "fail_fast": False,
+        "output_not_none": dataset == "mbpp" and task.entry_point in NOT_NONE_ENTRY_POINTS,
+    }
+    # The reference is trusted: EvalPlus runs it with no memory limit, and Mbpp/255 needs >4 GiB.
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    limits = Limits(cpu_seconds=budget, wall_seconds=budget * 2, memory_bytes=memory, max_output_bytes=1 << 30)
+    outcome = worker.run(request, limits, on_record)
+    if errors or len(seen) != len(inputs):
+        detail = errors[0] if errors else (outcome.reason or f"exit code {outcome.exit_code}")
+        raise GroundTruthError(f"reference solution of {task.task_id} failed on its {input_set} inputs: {detail}")
+    return Expected(outputs, seconds)
+
+
+def _read_cache(path: Path) -> dict[str, dict[str, Expected]]:
+    if not path.exists():
+        return {}
+    try:
+        with open(path, "rb") as f:
+            raw = pickle.load(f)  # our own file, owner-only, never visible inside a sandbox
+        return {
+            task_id: {s: Expected(v["outputs"], v["seconds"]) for s, v in sets.items()} for task_id, sets in raw.items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, EOFError, pickle.UnpicklingError):
+        return {}  # a damaged cache is recomputed
+
+
+def _write_cache(path: Path, expected: dict[str, dict[str, Expected]]) -> None:
+    raw = {
+        task_id: {s: {"outputs": e.outputs, "seconds": e.seconds} for s, e in sets.items()}
+        for task_id, sets in expected.items()
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(raw, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

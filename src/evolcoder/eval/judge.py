@@ -1,0 +1,208 @@
+"""Judge one solution of one task in the sandbox: a status and the failing tests per test set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from evolcoder.bench.base import Task
+from evolcoder.bench.compare import Comparator
+from evolcoder.execution.isolation import Limits
+from evolcoder.execution.values import WireError, decode
+from evolcoder.execution.worker import RunOutcome, Worker
+
+PASS, FAIL, TIMEOUT = "pass", "fail", "timeout"
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    """How long a solution may take.
+
+    Per input (EvalPlus's rule): max(``min_seconds``, ``factor`` x the reference's time on that
+    input), but counted in CPU seconds of the sandbox, so a busy machine cannot turn a correct
+    solution into a timeout. A wall-clock bound (``wall_factor`` x that, plus ``wall_slack``)
+    still catches programs that sleep or block.
+    """
+
+    min_seconds: float = 1.0
+    factor: float = 4.0
+    per_task_seconds: float = 60.0  # cap on the sum over a test set, as EvalPlus's per-task cap
+    load_seconds: float = 10.0  # defining the solution (module-level code)
+    wall_factor: float = 4.0
+    wall_slack: float = 2.0
+    script_seconds: float = 10.0  # HumanEval check / MBPP asserts: CPU seconds for the whole test
+
+    def per_input(self, reference_seconds: list[float]) -> list[float]:
+        return [max(self.min_seconds, self.factor * t) for t in reference_seconds]
+
+
+@dataclass
+class SetVerdict:
+    """The verdict on one test set (base or plus)."""
+
+    status: str
+    failed: list[int] = field(default_factory=list)  # indices of failing tests
+    reason: str | None = None
+    details: list[bool] | None = None
+
+
+@dataclass
+class Expected:
+    """The reference solution's outputs and CPU seconds on one test set."""
+
+    outputs: list[Any]
+    seconds: list[float]
+
+
+def _script_limits(limits: Limits, times: TimeLimits) -> Limits:
+    cpu = times.script_seconds + times.load_seconds
+    return Limits(**{**limits.__dict__, "cpu_seconds": cpu, "wall_seconds": cpu * times.wall_factor + 5})
+
+
+def _status_from_outcome(outcome: RunOutcome) -> tuple[str, str]:
+    reason = (
+        outcome.protocol_error or outcome.reason or f"exited with code {outcome.exit_code} before the tests finished"
+    )
+    if outcome.reason in ("cpu time limit exceeded", "wall time limit exceeded", "test wall-clock limit exceeded"):
+        return TIMEOUT, reason
+    return FAIL, reason
+
+
+def judge_check(worker: Worker, task: Task, solution: str, limits: Limits, times: TimeLimits) -> SetVerdict:
+    """HumanEval: the task's own ``check(candidate)``, with guarded return values."""
+    records: list[dict] = []
+
+    def on_record(record: dict) -> bool:
+        records.append(record)
+        return True
+
+    request = {"kind": "check", "code": solution, "test": task.test, "entry_point": task.entry_point}
+    outcome = worker.run(request, _script_limits(limits, times), on_record)
+    done = [r for r in records if r.get("done")]
+    if done and done[0].get("ok") is True:
+        return SetVerdict(PASS)
+    if done:
+        return SetVerdict(FAIL, failed=[0], reason=done[0].get("e") or "test failed")
+    status, reason = _status_from_outcome(outcome)
+    return SetVerdict(status, failed=[0], reason=reason)
+
+
+def judge_asserts(
+    worker: Worker, task: Task, solution: str, limits: Limits, times: TimeLimits, fail_fast: bool, guarded: list[str]
+) -> SetVerdict:
+    """MBPP: each assert line in turn, the candidate's functions guarded."""
+    passed: dict[int, bool] = {}
+    state: dict[str, Any] = {}
+
+    def on_record(record: dict) -> bool:
+        if "i" in record and isinstance(record.get("i"), int):
+            passed[record["i"]] = record.get("ok") is True
+            if not passed[record["i"]]:
+                state.setdefault("reason", record.get("e"))
+        elif "load_error" in record:
+            state["reason"] = record["load_error"]
+        elif record.get("done"):
+            state["done"] = True
+        return True
+
+    request = {
+        "kind": "asserts",
+        "code": solution,
+        "setup": task.setup,
+        "asserts": list(task.asserts),
+        "guarded_names": guarded,
+        "fail_fast": fail_fast,
+    }
+    outcome = worker.run(request, _script_limits(limits, times), on_record)
+    n = len(task.asserts)
+    details = [passed.get(i, False) for i in range(n)]
+    failed = [i for i in range(n) if not details[i]]
+    if state.get("done") and not failed:
+        return SetVerdict(PASS, details=details)
+    if state.get("done") or "reason" in state:
+        return SetVerdict(FAIL, failed=failed, reason=state.get("reason"), details=details)
+    status, reason = _status_from_outcome(outcome)
+    return SetVerdict(status, failed=failed, reason=reason, details=details)
+
+
+def judge_io(
+    worker: Worker,
+    task: Task,
+    dataset: str,
+    solution: str,
+    input_set: str,
+    expected: Expected,
+    limits: Limits,
+    times: TimeLimits,
+    fail_fast: bool,
+) -> SetVerdict:
+    """EvalPlus-style differential testing on one input set, compared here as records arrive."""
+    inputs = task.base_inputs if input_set == "base" else task.plus_inputs
+    n = len(inputs)
+    per_input = times.per_input(expected.seconds)
+    comparator = Comparator(dataset, task.entry_point, task.atol)
+    results: list[bool | None] = [None] * n
+    state: dict[str, Any] = {"next": 0, "ready": False}
+
+    def on_record(record: dict) -> bool:
+        if "load_error" in record:
+            state["reason"] = record["load_error"]
+            return False
+        if record.get("ready"):
+            state["ready"] = True
+            return True
+        if record.get("done"):
+            state["done"] = True
+            return True
+        i = record.get("i")
+        if not isinstance(i, int) or not 0 <= i < n or results[i] is not None:
+            state["reason"] = "malformed record from the sandbox"
+            return False
+        ok = False
+        if "o" in record:
+            try:
+                ok = comparator.matches(inputs[i], decode(record["o"]), expected.outputs[i])
+            except (WireError, TypeError, ValueError, RecursionError):
+                ok = False
+            if not ok:
+                state.setdefault("reason", f"wrong output on test {i}")
+        elif record.get("t"):
+            state.setdefault("reason", f"time limit exceeded on test {i}")
+        else:
+            state.setdefault("reason", f"test {i}: {record.get('e')}")
+        results[i] = ok
+        state["next"] = i + 1
+        return ok or not fail_fast
+
+    def idle_timeout() -> float:
+        if not state["ready"]:
+            return times.load_seconds * times.wall_factor + times.wall_slack
+        i = min(state["next"], n - 1) if n else 0
+        return per_input[i] * times.wall_factor + times.wall_slack if n else times.wall_slack
+
+    cpu_budget = min(times.per_task_seconds, sum(per_input)) + times.load_seconds + 1
+    run_limits = Limits(
+        **{**limits.__dict__, "cpu_seconds": cpu_budget, "wall_seconds": cpu_budget * times.wall_factor + 10}
+    )
+    request = {
+        "kind": "function_io",
+        "code": solution,
+        "entry_point": task.entry_point,
+        "task_id": task.task_id,
+        "input_set": input_set,
+        "cpu_limits": per_input,
+        "fail_fast": fail_fast,
+        "load_cpu_seconds": times.load_seconds,
+    }
+    outcome = worker.run(request, run_limits, on_record, idle_timeout)
+    details = [bool(r) for r in results]
+    failed = [i for i, r in enumerate(results) if r is False]
+    if state.get("done") and all(r is True for r in results):
+        return SetVerdict(PASS, details=details)
+    if failed or "reason" in state:
+        if not failed and n:
+            failed = [state["next"]] if state["next"] < n else []
+        return SetVerdict(FAIL, failed=failed, reason=state.get("reason"), details=details)
+    status, reason = _status_from_outcome(outcome)
+    first_missing = next((i for i, r in enumerate(results) if r is None), None)
+    return SetVerdict(status, failed=[] if first_missing is None else [first_missing], reason=reason, details=details)

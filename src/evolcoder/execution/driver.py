@@ -1,0 +1,234 @@
+"""What runs inside the sandbox: execute a program and report what it did, one JSON line at a time.
+
+Four kinds of request:
+
+- ``function_io``: define the program, call its entry point on each stored input and send back
+  each return value as plain data (values.encode). The harness, outside, compares.
+- ``check``: HumanEval's own ``check(candidate)`` test function.
+- ``asserts``: MBPP's ``assert`` lines, one by one.
+- ``script``: run a whole program as ``__main__``.
+
+For ``check`` and ``asserts`` the comparison has to happen here, so every value the candidate
+returns to the test is first rebuilt as plain builtins (``guard_value``): an object that overrides
+``__eq__`` cannot make an ``assert`` pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+import types
+from typing import Any
+
+from evolcoder.execution import values
+
+
+class _Writer:
+    """Writes records to the result pipe with functions captured before untrusted code runs."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._write = os.write
+        self._dumps = json.dumps
+
+    def send(self, record: dict) -> None:
+        data = (self._dumps(record, separators=(",", ":")) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            n = self._write(self._fd, view)
+            view = view[n:]
+
+
+def send_record(fd: int, record: dict) -> None:
+    _Writer(fd).send(record)
+
+
+class CpuTimeout(BaseException):
+    """Raised by the CPU-time alarm; a BaseException so ``except Exception`` cannot swallow it."""
+
+
+def _on_cpu_alarm(signum: int, frame: Any) -> None:
+    raise CpuTimeout()
+
+
+@contextlib.contextmanager
+def cpu_limit(seconds: float):
+    """Interrupt the block after ``seconds`` of CPU time (immune to how busy the machine is)."""
+    signal.signal(signal.SIGPROF, _on_cpu_alarm)
+    signal.setitimer(signal.ITIMER_PROF, max(seconds, 0.001))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+
+
+class _Sink(io.TextIOBase):
+    """Swallows what the candidate prints through ``sys.stdout``; refuses to be read."""
+
+    def write(self, s: str) -> int:
+        return len(s)
+
+    def readable(self) -> bool:
+        return False
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def _define(code: str, filename: str = "<solution>") -> dict:
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+    exec(compile(code, filename, "exec"), namespace)
+    return namespace
+
+
+def run_request(request: dict, context: dict, result_fd: int) -> None:
+    out = _Writer(result_fd)
+    kind = request["kind"]
+    sys.stdin = io.StringIO("")
+    if kind == "function_io":
+        _function_io(request, context, out)
+    elif kind == "check":
+        _check(request, out)
+    elif kind == "asserts":
+        _asserts(request, out)
+    elif kind == "script":
+        _script(request, out)
+    else:
+        out.send({"error": f"unknown request kind {kind!r}"})
+
+
+def _function_io(request: dict, context: dict, out: _Writer) -> None:
+    inputs = request.get("inputs")
+    if inputs is None:
+        inputs = context["inputs"][request["task_id"]][request["input_set"]]
+    limits = request["cpu_limits"]
+    fail_fast = request.get("fail_fast", True)
+    not_none = request.get("output_not_none", False)
+    real_stdout = sys.stdout
+    sys.stdout = sys.stderr = _Sink()
+    try:
+        with cpu_limit(request.get("load_cpu_seconds", 10.0)):
+            namespace = _define(request["code"])
+        fn = namespace[request["entry_point"]]
+    except CpuTimeout:
+        out.send({"load_error": "timeout while defining the solution"})
+        return
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt included
+        out.send({"load_error": _describe(exc)})
+        return
+    out.send({"ready": True})
+    process_time = time.process_time
+    for i, args in enumerate(inputs):
+        start = process_time()
+        try:
+            with cpu_limit(limits[i] if isinstance(limits, list) else limits):
+                result = fn(*args)
+            spent = process_time() - start
+            if not_none:
+                result = result is not None
+            out.send({"i": i, "o": values.encode_output(result), "c": spent})
+        except CpuTimeout:
+            out.send({"i": i, "t": True, "c": process_time() - start})
+            if fail_fast:
+                break
+        except BaseException as exc:
+            out.send({"i": i, "e": _describe(exc), "c": process_time() - start})
+            if fail_fast:
+                break
+    sys.stdout = real_stdout
+    out.send({"done": True})
+
+
+def guard_value(value: Any) -> Any:
+    """Return ``value`` in a form whose equality cannot be faked.
+
+    Objects that compare by identity (generators, map objects, plain classes) pass through: they
+    cannot pretend to equal anything. Everything else is rebuilt from plain builtins.
+    """
+    t = type(value)
+    if t.__eq__ is object.__eq__ and t.__ne__ is object.__ne__:
+        return value
+    return values.decode(values.encode(value))
+
+
+def guard_function(fn: Any) -> Any:
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        return guard_value(fn(*args, **kwargs))
+
+    return guarded
+
+
+def _failing_line(exc: BaseException, filename: str, source: str) -> str | None:
+    lines = source.splitlines()
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename == filename and frame.lineno and frame.lineno <= len(lines):
+            return lines[frame.lineno - 1].strip()[:500]
+    return None
+
+
+def _check(request: dict, out: _Writer) -> None:
+    sys.stdout = sys.stderr = _Sink()
+    test = request["test"]
+    try:
+        namespace = _define(request["code"])
+        fn = namespace[request["entry_point"]]
+        # As in the original harness the test sees the solution's names (helpers like ``poly``).
+        test_namespace = dict(namespace)
+        exec(compile(test, "<test>", "exec"), test_namespace)
+        test_namespace["check"](guard_function(fn))
+    except BaseException as exc:
+        out.send({"done": True, "ok": False, "e": _describe(exc), "line": _failing_line(exc, "<test>", test)})
+        return
+    out.send({"done": True, "ok": True})
+
+
+def _asserts(request: dict, out: _Writer) -> None:
+    sys.stdout = sys.stderr = _Sink()
+    try:
+        namespace = _define(request["code"])
+    except BaseException as exc:
+        out.send({"load_error": _describe(exc)})
+        return
+    # The tests see guarded versions of the candidate's functions; the candidate's own code keeps
+    # calling the originals through its namespace.
+    test_namespace = dict(namespace)
+    for name in request.get("guarded_names", []):
+        if isinstance(namespace.get(name), types.FunctionType):
+            test_namespace[name] = guard_function(namespace[name])
+    fail_fast = request.get("fail_fast", True)
+    try:
+        if request.get("setup"):
+            exec(compile(request["setup"], "<setup>", "exec"), test_namespace)
+    except BaseException as exc:
+        out.send({"load_error": "test setup failed: " + _describe(exc)})
+        return
+    out.send({"ready": True})
+    for i, line in enumerate(request["asserts"]):
+        try:
+            exec(compile(line, "<test>", "exec"), test_namespace)
+            out.send({"i": i, "ok": True})
+        except BaseException as exc:
+            out.send({"i": i, "ok": False, "e": _describe(exc)})
+            if fail_fast:
+                break
+    out.send({"done": True})
+
+
+def _script(request: dict, out: _Writer) -> None:
+    try:
+        _define(request["code"], request.get("filename", "<program>"))
+    except SystemExit as exc:
+        ok = exc.code in (None, 0)
+        out.send({"done": True, "ok": ok, "e": None if ok else f"SystemExit: {exc.code}"})
+        return
+    except BaseException as exc:
+        out.send({"done": True, "ok": False, "e": _describe(exc)})
+        return
+    out.send({"done": True, "ok": True})

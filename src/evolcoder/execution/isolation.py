@@ -1,0 +1,302 @@
+"""Operating-system isolation applied inside a freshly forked sandbox process.
+
+Everything here runs in the child after ``fork`` and before any untrusted code: Linux namespaces
+(pid, network, mount, ipc, uts), a read-only view of the file system with private ``/tmp``,
+resource limits, dropped privileges and a clean environment. Each step is best effort where the
+kernel refuses it (no namespaces in some containers, not root); what actually took effect is
+reported back so results can say which protections were active.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+from dataclasses import asdict, dataclass, field
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandboxed run."""
+
+    wall_seconds: float = 30.0
+    cpu_seconds: float = 20.0
+    memory_bytes: int = 4 << 30  # address space, as evalplus (RLIMIT_AS)
+    max_processes: int = 64  # per sandbox user id (RLIMIT_NPROC)
+    max_output_bytes: int = 4 << 20  # stdout + stderr; more kills the run
+    max_file_bytes: int = 64 << 20  # largest file it may write (RLIMIT_FSIZE)
+    max_open_files: int = 256
+    tmp_bytes: int = 256 << 20  # size of the private /tmp
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a sandboxed program may see and do beyond its limits."""
+
+    namespaces: bool = True  # pid, net, mount, ipc, uts namespaces when the kernel allows
+    network: bool = False  # keep the host network (only when namespaces are off or this is True)
+    read_only_root: bool = True
+    drop_privileges: bool = True  # when root: run as an unprivileged uid of its own
+    sandbox_uid_base: int = 61000
+    block_python_events: bool = True  # audit hook: sockets, subprocesses, exec, fork
+    hidden_paths: tuple[str, ...] = field(default_factory=lambda: (os.path.expanduser("~"),))
+    # ^ covered by an empty tmpfs: home by default; callers add data and cache folders
+    extra_env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class Protections:
+    """What took effect for one run (reported with every result)."""
+
+    pid_namespace: bool = False
+    network_namespace: bool = False
+    mount_namespace: bool = False
+    read_only_root: bool = False
+    private_tmp: bool = False
+    hidden_paths: list[str] = field(default_factory=list)
+    uid: int = -1
+    no_new_privs: bool = False
+    rlimits: bool = False
+    audit_hook: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def unshare_namespaces(policy: Policy, protections: Protections) -> bool:
+    """Enter new namespaces (called by the supervisor; its next child becomes pid 1)."""
+    if not policy.namespaces:
+        return False
+    flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS
+    if not policy.network:
+        flags |= CLONE_NEWNET
+    uid, gid = os.geteuid(), os.getegid()
+    if uid != 0:
+        flags |= CLONE_NEWUSER
+    if _libc.unshare(flags) != 0:
+        return False
+    if uid != 0:
+        # Map ourselves to root inside the user namespace so mounts are allowed.
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"0 {uid} 1")
+        _write("/proc/self/gid_map", f"0 {gid} 1")
+    protections.pid_namespace = True
+    protections.mount_namespace = True
+    protections.network_namespace = not policy.network
+    return True
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None):
+    enc = [None if x is None else x.encode() for x in (source, target, fstype, data)]
+    _check(_libc.mount(enc[0], enc[1], enc[2], flags, enc[3]), f"mount {target}")
+
+
+def needed_paths() -> list[str]:
+    """What the sandboxed interpreter must still read: its installation and import path."""
+    import sys
+
+    src_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, src_root}
+    paths.update(p for p in sys.path if p and os.path.isdir(p))
+    return sorted(os.path.realpath(p) for p in paths)
+
+
+def _masked_ancestor(path: str, masked: list[str]) -> str | None:
+    """The folder to cover with a tmpfs so that ``path`` is reachable only by re-exposure."""
+    for folder in masked:
+        if path == folder or path.startswith(folder.rstrip("/") + "/"):
+            return folder
+    parts = path.strip("/").split("/")
+    for depth in range(1, len(parts)):
+        ancestor = "/" + "/".join(parts[:depth])
+        if not os.stat(ancestor).st_mode & 0o001:  # others may not traverse it
+            return ancestor
+    return None
+
+
+def setup_filesystem(policy: Policy, limits: Limits, protections: Protections) -> None:
+    """In the new mount namespace: read-only everything, fresh /tmp, /dev/shm and /proc.
+
+    Hidden folders (home, caches, data) and folders the sandbox user could not traverse get an
+    empty tmpfs on top; the interpreter's own folders below them are bound back, read-only.
+    """
+    _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+    masked = [os.path.realpath(p) for p in policy.hidden_paths if os.path.isdir(p)]
+    reexpose: dict[str, int] = {}
+    for path in needed_paths():
+        ancestor = _masked_ancestor(path, masked)
+        if ancestor is not None:
+            if ancestor not in masked:
+                masked.append(ancestor)
+            reexpose[path] = os.open(path, os.O_PATH | os.O_DIRECTORY)
+    if policy.read_only_root:
+        for mount_point in _mount_points():
+            try:
+                _mount(None, mount_point, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
+            except OSError:
+                pass
+        protections.read_only_root = True
+    flags = MS_NOSUID | MS_NODEV
+    for path in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", flags, f"size={limits.tmp_bytes},mode=1777")
+    protections.private_tmp = True
+    for folder in sorted(masked, key=len):
+        if any(folder.startswith(m.rstrip("/") + "/") for m in masked if m != folder):
+            continue  # already under a masked folder
+        if not os.path.isdir(folder):
+            continue  # was under /tmp, now a fresh empty tmpfs
+        _mount("tmpfs", folder, "tmpfs", flags, "size=1m,mode=755")
+        protections.hidden_paths.append(folder)
+    for path, fd in sorted(reexpose.items()):
+        os.makedirs(path, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
+        _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
+        os.close(fd)
+    for folder in protections.hidden_paths:
+        try:
+            _mount(None, folder, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
+        except OSError:
+            pass
+    try:
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+    except OSError:
+        pass
+
+
+def _mount_points() -> list[str]:
+    points = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            points.append(line.split()[4].replace("\\040", " "))
+    return points
+
+
+def set_limits(limits: Limits, dedicated_uid: bool, protections: Protections) -> None:
+    cpu = max(1, int(limits.cpu_seconds + 0.999))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_bytes, limits.max_file_bytes))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_open_files, limits.max_open_files))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if dedicated_uid:
+        # RLIMIT_NPROC counts every process of the real uid, so it only means something for a
+        # uid that belongs to this sandbox alone (root ignores it, hence the privilege drop).
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+    protections.rlimits = True
+
+
+def drop_privileges(uid: int | None, protections: Protections) -> bool:
+    """Become ``uid`` (a uid of this sandbox slot alone); then forbid regaining privileges."""
+    dropped = False
+    if uid is not None:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+        dropped = True
+    protections.uid = os.geteuid()
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0:
+        protections.no_new_privs = True
+    # Die with the supervisor (set after setuid, which clears it).
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    return dropped
+
+
+def sandbox_uid(policy: Policy, slot: int) -> int | None:
+    if policy.drop_privileges and os.geteuid() == 0:
+        return policy.sandbox_uid_base + slot
+    return None
+
+
+def clean_environment(workdir: str, policy: Policy) -> None:
+    os.environ.clear()
+    os.environ.update(
+        {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": workdir,
+            "TMPDIR": workdir,
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg",
+        }
+    )
+    os.environ.update(dict(policy.extra_env))
+
+
+BLOCKED_EVENTS = {
+    "socket.__new__": "network access is disabled in the sandbox",
+    "socket.connect": "network access is disabled in the sandbox",
+    "socket.bind": "network access is disabled in the sandbox",
+    "subprocess.Popen": "starting programs is disabled in the sandbox",
+    "os.system": "starting programs is disabled in the sandbox",
+    "os.exec": "starting programs is disabled in the sandbox",
+    "os.posix_spawn": "starting programs is disabled in the sandbox",
+    "os.spawn": "starting programs is disabled in the sandbox",
+    "os.fork": "fork is disabled in the sandbox",
+    "os.forkpty": "fork is disabled in the sandbox",
+    "os.kill": "signals to other processes are disabled in the sandbox",
+    "os.killpg": "signals to other processes are disabled in the sandbox",
+    "pty.spawn": "starting programs is disabled in the sandbox",
+}
+
+
+def install_audit_hook(protections: Protections) -> None:
+    """A Python-level second line: clear errors for what the OS layer also stops.
+
+    Audit hooks cannot be removed from Python code; native code (ctypes) can still bypass them,
+    which is why the namespaces and limits above are the real boundary.
+    """
+    import sys
+
+    blocked = dict(BLOCKED_EVENTS)
+
+    def hook(event: str, args: tuple) -> None:
+        reason = blocked.get(event)
+        if reason is not None:
+            if event in ("os.kill", "os.killpg") and args and args[0] in (0, os.getpid()):
+                return
+            raise PermissionError(reason)
+
+    sys.addaudithook(hook)
+    protections.audit_hook = True

@@ -1,0 +1,326 @@
+"""Values that cross the sandbox boundary.
+
+A program under test returns arbitrary Python objects. They are never compared inside the sandbox
+(an object can override ``__eq__`` to equal anything); instead the sandbox turns each return value
+into plain data — exact builtin types rebuilt through the builtin types' own methods, so that a
+subclass cannot lie about its contents — and the trusted harness compares that plain data.
+
+The wire format is JSON with tags for what JSON cannot say: tuples, sets, dicts with non-string
+keys, bytes, complex numbers, numpy scalars and objects that cannot be represented. Decoding never
+executes anything, so a hostile program can at worst send a value that compares unequal.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+# Tags of the wire format. A JSON object on the wire is always a tagged value.
+_TUPLE, _SET, _FROZENSET, _DICT = "t", "s", "fs", "d"
+_BYTES, _COMPLEX, _FLOAT, _NUMPY, _OPAQUE, _INT = "b", "c", "f", "np", "x", "i"
+_DIGEST = "h"
+
+# Outputs whose exact serialization is larger than this travel as a digest (see encode_output).
+DIGEST_THRESHOLD_BYTES = 8 << 20
+
+MAX_DEPTH = 200
+
+
+class Opaque:
+    """A value the sandbox could not turn into plain data; equal only to nothing."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    def __ne__(self, other: object) -> bool:
+        return True
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} object>"
+
+
+class Digest:
+    """A huge output, known by the sha256 of its exact serialization (marshal, version 2).
+
+    Two digests are equal when the serializations are: same types, same items in the same
+    order. Equal values built differently (a dict filled in another order) count as different;
+    this only applies to outputs above DIGEST_THRESHOLD_BYTES.
+    """
+
+    __slots__ = ("hexdigest", "size")
+
+    def __init__(self, hexdigest: str, size: int) -> None:
+        self.hexdigest = hexdigest
+        self.size = size
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Digest) and other.hexdigest == self.hexdigest
+
+    def __hash__(self) -> int:
+        return hash(self.hexdigest)
+
+    def __repr__(self) -> str:
+        return f"<output of {self.size} bytes, sha256 {self.hexdigest[:12]}>"
+
+
+class NumpyFloat(float):
+    """A numpy floating scalar: equal like a float, but ``type(x) is not float`` as in evalplus."""
+
+    def __repr__(self) -> str:
+        return f"np.float64({float.__repr__(self)})"
+
+
+class NumpyInt(int):
+    """A numpy integer scalar: equal like an int, but not of type int."""
+
+    def __repr__(self) -> str:
+        return f"np.int64({int.__repr__(self)})"
+
+
+class NumpyBool:
+    """A numpy bool: equal like a bool, but ``isinstance(x, bool)`` is False as for ``np.bool_``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = bool(value)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, NumpyBool):
+            return self.value == other.value
+        return self.value == other
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __bool__(self) -> bool:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"np.{self.value}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Encoding (runs inside the sandbox, on untrusted objects)
+# ----------------------------------------------------------------------------------------------
+
+
+def _float_wire(x: float) -> Any:
+    # JSON has no inf/nan and json.dumps writes them as non-standard tokens; tag them instead.
+    if math.isfinite(x):
+        return x
+    return {_FLOAT: repr(x)}
+
+
+def _int_wire(x: int) -> Any:
+    # Big ints travel as hex: linear to print and to parse, unlike decimal (CPython caps it).
+    if -(1 << 62) < x < (1 << 62):
+        return x
+    return {_INT: format(x, "x")}
+
+
+def encode_output(value: Any) -> Any:
+    """``encode`` for a returned value, with huge plain outputs reduced to a digest.
+
+    marshal (C, fast) accepts only exact builtin types, so it doubles as the plainness check.
+    """
+    import hashlib
+    import marshal
+
+    try:
+        raw = marshal.dumps(value, 2)
+    except (ValueError, TypeError, RecursionError):
+        return encode(value)
+    if len(raw) <= DIGEST_THRESHOLD_BYTES:
+        return encode(value)
+    return {_DIGEST: hashlib.sha256(raw).hexdigest(), "n": len(raw)}
+
+
+def encode(value: Any, depth: int = 0) -> Any:
+    """Turn a returned object into wire data without calling any method the object defines.
+
+    Subclasses of builtins are read through the builtin type's own slots (``int.__repr__``,
+    ``list.__iter__``...), so an overridden ``__eq__``, ``__iter__`` or ``__repr__`` is ignored.
+    Anything else becomes an opaque value that equals nothing.
+    """
+    if depth > MAX_DEPTH:
+        return {_OPAQUE: "too deeply nested value"}
+    t = type(value)
+    if value is None or t is bool or t is str:
+        return value
+    if t is int:
+        return _int_wire(value)
+    if t is float:
+        return _float_wire(value)
+    if t is list:
+        return [encode(v, depth + 1) for v in value]
+    if t is tuple:
+        return {_TUPLE: [encode(v, depth + 1) for v in value]}
+    if t is dict:
+        return {_DICT: [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()]}
+    if t is set:
+        return {_SET: [encode(v, depth + 1) for v in value]}
+    if t is frozenset:
+        return {_FROZENSET: [encode(v, depth + 1) for v in value]}
+    if t is bytes:
+        return {_BYTES: bytes.hex(value)}
+    if t is complex:
+        return {_COMPLEX: [_float_wire(value.real), _float_wire(value.imag)]}
+    numpy_value = _encode_numpy(value, depth)
+    if numpy_value is not None:
+        return numpy_value
+    # Subclasses of builtins: read the real contents through the base type.
+    if isinstance(value, bool):
+        return bool(int.__index__(value))
+    if isinstance(value, int):
+        return _int_wire(int.__index__(value))
+    if isinstance(value, float):
+        return _float_wire(float.__float__(value))
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, tuple):
+        return {_TUPLE: [encode(v, depth + 1) for v in tuple.__iter__(value)]}
+    if isinstance(value, list):
+        return [encode(v, depth + 1) for v in list.__iter__(value)]
+    if isinstance(value, dict):
+        items = dict.items(value)
+        return {_DICT: [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in items]}
+    if isinstance(value, frozenset):
+        return {_FROZENSET: [encode(v, depth + 1) for v in frozenset.__iter__(value)]}
+    if isinstance(value, set):
+        return {_SET: [encode(v, depth + 1) for v in set.__iter__(value)]}
+    if isinstance(value, bytes):
+        return {_BYTES: bytes.hex(value)}
+    return {_OPAQUE: _type_name(t)}
+
+
+def _encode_numpy(value: Any, depth: int) -> Any:
+    """numpy scalars become tagged plain numbers; arrays stay opaque, as ``arr == list`` fails."""
+    import sys
+
+    np = sys.modules.get("numpy")
+    if np is None:
+        return None
+    t = type(value)
+    # Only numpy's own scalar classes, never a user subclass of them.
+    if t.__module__ != "numpy" or not isinstance(value, np.generic):
+        return None
+    if isinstance(value, np.bool_):
+        return {_NUMPY: "bool", "v": bool(value)}
+    if isinstance(value, np.integer):
+        return {_NUMPY: "int", "v": _int_wire(int(value))}
+    if isinstance(value, np.floating):
+        return {_NUMPY: "float", "v": _float_wire(float(value))}
+    return {_OPAQUE: _type_name(t)}
+
+
+def _type_name(t: type) -> str:
+    try:
+        return f"{type.__getattribute__(t, '__module__')}.{type.__getattribute__(t, '__qualname__')}"
+    except Exception:
+        return "object"
+
+
+# ----------------------------------------------------------------------------------------------
+# Decoding (runs in the trusted harness, on data the sandbox sent)
+# ----------------------------------------------------------------------------------------------
+
+
+class WireError(ValueError):
+    """The sandbox sent something that is not valid wire data."""
+
+
+def _float_from_wire(x: Any) -> float:
+    if isinstance(x, dict) and set(x) == {_FLOAT}:
+        return float(x[_FLOAT])
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return float(x)
+    raise WireError(f"bad float {x!r:.80}")
+
+
+def decode(data: Any, depth: int = 0) -> Any:
+    """Rebuild plain Python values from wire data (no code runs; unhashable keys are an error)."""
+    if depth > MAX_DEPTH + 2:
+        raise WireError("value nested too deeply")
+    if data is None or isinstance(data, (bool, int, float, str)):
+        return data
+    if isinstance(data, list):
+        return [decode(v, depth + 1) for v in data]
+    if not isinstance(data, dict) or not data:
+        raise WireError(f"unexpected wire value {data!r:.80}")
+    if _TUPLE in data:
+        return tuple(decode(v, depth + 1) for v in _items(data[_TUPLE]))
+    if _SET in data:
+        return {decode(v, depth + 1) for v in _items(data[_SET])}
+    if _FROZENSET in data:
+        return frozenset(decode(v, depth + 1) for v in _items(data[_FROZENSET]))
+    if _DICT in data:
+        return {decode(k, depth + 1): decode(v, depth + 1) for k, v in _pairs(data[_DICT])}
+    if _BYTES in data:
+        return bytes.fromhex(str(data[_BYTES]))
+    if _COMPLEX in data:
+        re_im = _items(data[_COMPLEX])
+        if len(re_im) != 2:
+            raise WireError("bad complex")
+        return complex(_float_from_wire(re_im[0]), _float_from_wire(re_im[1]))
+    if _FLOAT in data:
+        return _float_from_wire(data)
+    if _INT in data:
+        return int(str(data[_INT]), 16)
+    if _NUMPY in data:
+        kind, v = data[_NUMPY], data.get("v")
+        if kind == "bool":
+            return NumpyBool(bool(v))
+        if kind == "int":
+            return NumpyInt(decode(v, depth + 1))
+        if kind == "float":
+            return NumpyFloat(_float_from_wire(v))
+        raise WireError(f"bad numpy value {data!r:.80}")
+    if _OPAQUE in data:
+        return Opaque(str(data[_OPAQUE])[:200])
+    if _DIGEST in data:
+        return Digest(str(data[_DIGEST])[:64], int(data.get("n", 0)))
+    raise WireError(f"unknown tag in {data!r:.80}")
+
+
+def _items(x: Any) -> list:
+    if not isinstance(x, list):
+        raise WireError("expected a list")
+    return x
+
+
+def _pairs(x: Any) -> list:
+    pairs = _items(x)
+    if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+        raise WireError("expected key/value pairs")
+    return pairs
+
+
+def to_jsonable(value: Any) -> Any:
+    """A JSON-friendly view of a decoded value, for reports (tuples and sets become lists)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        items = [to_jsonable(v) for v in value]
+        try:
+            return sorted(items)
+        except TypeError:
+            return items
+    if isinstance(value, dict):
+        if all(isinstance(k, str) for k in value):
+            return {k: to_jsonable(v) for k, v in value.items()}
+        return [[to_jsonable(k), to_jsonable(v)] for k, v in value.items()]
+    if isinstance(value, NumpyBool):
+        return value.value
+    return repr(value)

@@ -1,0 +1,289 @@
+"""The harness side of the sandbox: a handle on one fork server, and a pool of them.
+
+``Worker.run`` sends one request, reads the sandbox's JSON lines as they come and hands each to the
+caller, who decides whether to go on (fail fast), and how long the next line may take (per-test
+wall-clock limits). It returns the supervisor's final status, which the sandbox cannot forge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evolcoder.execution.isolation import Limits, Policy
+from evolcoder.execution.zygote import send_message
+
+MAX_RECORD_BYTES = 256 << 20
+MAX_RESULT_BYTES = 2 << 30
+
+
+@dataclass
+class RunOutcome:
+    """How one sandboxed run ended."""
+
+    exit_code: int | None = None
+    reason: str | None = None  # why the supervisor or the harness stopped it, if it did
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    output_head: str = ""
+    protections: dict = field(default_factory=dict)
+    protocol_error: str | None = None
+
+
+# Called with each record; returns False to stop the run (fail fast).
+RecordHandler = Callable[[dict], bool]
+# Seconds the next record may take to arrive, or None for no limit beyond the run's own.
+IdleTimeout = Callable[[], float | None]
+
+
+class Worker:
+    """One fork server process; runs one request at a time."""
+
+    def __init__(
+        self,
+        slot: int = 0,
+        policy: Policy | None = None,
+        inputs_file: Path | None = None,
+        preload: Iterable[str] = (),
+    ) -> None:
+        self.slot = slot
+        self.policy = policy or Policy()
+        self.inputs_file = inputs_file
+        self.preload = list(preload)
+        self._proc: subprocess.Popen | None = None
+        self._sock: socket.socket | None = None
+
+    def _start(self) -> None:
+        parent, child = socket.socketpair()
+        src_root = str(Path(__file__).resolve().parents[2])
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": src_root,
+            "PYTHONHASHSEED": "0",  # same set/dict order for the reference and the candidate
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+        }
+        for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        self._proc = subprocess.Popen(
+            [sys.executable, "-s", "-m", "evolcoder.execution.zygote", str(child.fileno())],
+            pass_fds=[child.fileno()],
+            env=env,
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+        )
+        child.close()
+        self._sock = parent
+        hello = {
+            "slot": self.slot,
+            "policy": asdict(self.policy),
+            "inputs_file": str(self.inputs_file) if self.inputs_file else None,
+            "preload": self.preload,
+        }
+        send_message(parent, hello)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+
+    def run(
+        self,
+        request: dict,
+        limits: Limits,
+        on_record: RecordHandler | None = None,
+        idle_timeout: IdleTimeout | None = None,
+    ) -> RunOutcome:
+        """Run one request in a fresh sandbox; records go to ``on_record`` as they arrive."""
+        if self._proc is None or self._proc.poll() is not None:
+            self.close()
+            self._start()
+        result_r, result_w = os.pipe()
+        status_r, status_w = os.pipe()
+        cancel_r, cancel_w = os.pipe()
+        try:
+            message = dict(request, limits=asdict(limits))
+            try:
+                send_message(self._sock, message, [result_w, status_w, cancel_r])
+            except OSError:
+                # The fork server died (it should not); start a fresh one and try once more.
+                self.close()
+                self._start()
+                send_message(self._sock, message, [result_w, status_w, cancel_r])
+        finally:
+            for fd in (result_w, status_w, cancel_r):
+                os.close(fd)
+        try:
+            return _follow(result_r, status_r, cancel_w, limits, on_record, idle_timeout)
+        finally:
+            for fd in (result_r, status_r, cancel_w):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+
+def _follow(
+    result_r: int,
+    status_r: int,
+    cancel_w: int,
+    limits: Limits,
+    on_record: RecordHandler | None,
+    idle_timeout: IdleTimeout | None,
+) -> RunOutcome:
+    outcome = RunOutcome()
+    buffer = bytearray()
+    received = 0
+    status_data = bytearray()
+    cancelled = False
+    started = time.monotonic()
+    last_record = started
+    hard_deadline = started + limits.wall_seconds + 10.0  # the supervisor should end it first
+    watched = [result_r, status_r]
+
+    def cancel(reason: str) -> None:
+        nonlocal cancelled
+        if not cancelled:
+            cancelled = True
+            outcome.reason = outcome.reason or reason
+            os.close(cancel_w)
+
+    def handle_line(line: bytes) -> None:
+        nonlocal last_record
+        last_record = time.monotonic()
+        if cancelled:
+            return
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+        except (ValueError, RecursionError) as exc:
+            outcome.protocol_error = f"unreadable record from the sandbox: {exc}"[:300]
+            cancel("protocol error")
+            return
+        if "protections" in record and not outcome.protections:
+            outcome.protections = record["protections"]
+            return
+        if on_record is not None and not on_record(record):
+            cancel("stopped by the harness")
+
+    while status_r in watched or result_r in watched:
+        now = time.monotonic()
+        timeout = hard_deadline - now
+        if idle_timeout is not None and not cancelled:
+            idle = idle_timeout()
+            if idle is not None:
+                timeout = min(timeout, last_record + idle - now)
+        if status_r not in watched:
+            timeout = min(timeout, 0.2)  # the status is in; take what is left, then stop
+        if timeout <= 0:
+            if status_r not in watched:
+                break
+            cancel("test wall-clock limit exceeded" if now < hard_deadline else "harness timeout")
+            if now >= hard_deadline + 5:
+                break
+            timeout = 1.0
+        ready, _, _ = select.select(watched, [], [], timeout)
+        if not ready and status_r not in watched:
+            break
+        if result_r in ready:
+            chunk = os.read(result_r, 1 << 20)
+            if not chunk:
+                watched.remove(result_r)
+            received += len(chunk)
+            buffer += chunk
+            while (newline := buffer.find(b"\n")) >= 0:
+                handle_line(bytes(buffer[:newline]))
+                del buffer[: newline + 1]
+            if len(buffer) > MAX_RECORD_BYTES or received > MAX_RESULT_BYTES:
+                outcome.protocol_error = "the sandbox sent too much data"
+                cancel("protocol error")
+                buffer.clear()
+        if status_r in ready:
+            chunk = os.read(status_r, 1 << 16)
+            status_data += chunk
+            if not chunk:
+                watched.remove(status_r)
+    _apply_status(outcome, bytes(status_data))
+    return outcome
+
+
+def _apply_status(outcome: RunOutcome, data: bytes) -> None:
+    try:
+        status = json.loads(data)
+    except ValueError:
+        outcome.reason = outcome.reason or "sandbox supervisor failed"
+        return
+    outcome.exit_code = status.get("exit")
+    outcome.reason = outcome.reason or status.get("reason")
+    outcome.cpu_seconds = status.get("cpu", 0.0)
+    outcome.wall_seconds = status.get("wall", 0.0)
+    outcome.output_head = status.get("output_head", "")
+
+
+class WorkerPool:
+    """``n`` fork servers driven by ``n`` threads; one sandbox per worker at a time."""
+
+    def __init__(
+        self,
+        n_workers: int | None = None,
+        policy: Policy | None = None,
+        inputs_file: Path | None = None,
+        preload: Iterable[str] = (),
+    ) -> None:
+        self.n_workers = n_workers or os.cpu_count() or 1
+        self._make = lambda slot: Worker(slot, policy, inputs_file, preload)
+        self._local = threading.local()
+        self._workers: list[Worker] = []
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(self.n_workers, thread_name_prefix="sandbox")
+
+    def _worker(self) -> Worker:
+        worker = getattr(self._local, "worker", None)
+        if worker is None:
+            with self._lock:
+                worker = self._make(len(self._workers))
+                self._workers.append(worker)
+            self._local.worker = worker
+        return worker
+
+    def imap_unordered(self, fn: Callable[[Worker, Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        """Apply ``fn(worker, item)`` to every item; yield results as they finish."""
+        futures = [self._executor.submit(lambda item=item: fn(self._worker(), item)) for item in items]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        for worker in self._workers:
+            worker.close()
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

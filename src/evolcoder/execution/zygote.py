@@ -1,0 +1,237 @@
+"""The fork server: a clean, warm Python process that forks one sandbox per request.
+
+Started by the harness as ``python -I -m evolcoder.execution.zygote FD``. It loads what every run
+needs (stored test inputs, modules to pre-import) once, then for each request forks:
+
+    zygote ── supervisor (enters new namespaces, enforces wall time and output size)
+                  └── sandbox (pid 1 of its pid namespace: limits, no privileges, runs the driver)
+
+When the sandbox process ends, the kernel kills everything left in its pid namespace, so nothing
+it started survives it. The zygote never holds expected outputs: a forked sandbox inherits its
+memory, and must not find the answers there.
+
+Pipes per request, created by the harness and passed over the control socket:
+``result`` (sandbox → harness, JSON lines), ``status`` (supervisor → harness, one final line the
+sandbox cannot forge), ``cancel`` (harness → supervisor; EOF kills the run).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+
+from evolcoder.execution import driver, isolation
+from evolcoder.execution.values import decode
+
+HEADER = struct.Struct("!I")
+N_FDS = 3
+
+
+def recv_message(sock: socket.socket) -> tuple[dict | None, list[int]]:
+    head, fds, _flags, _addr = socket.recv_fds(sock, HEADER.size, N_FDS)
+    if not head:
+        return None, fds
+    while len(head) < HEADER.size:
+        more = sock.recv(HEADER.size - len(head))
+        if not more:
+            return None, fds
+        head += more
+    (size,) = HEADER.unpack(head)
+    body = bytearray()
+    while len(body) < size:
+        chunk = sock.recv(min(size - len(body), 1 << 20))
+        if not chunk:
+            return None, fds
+        body += chunk
+    return json.loads(body), fds
+
+
+def send_message(sock: socket.socket, message: dict, fds: list[int] = ()) -> None:
+    body = json.dumps(message).encode()
+    socket.send_fds(sock, [HEADER.pack(len(body))], list(fds))
+    sock.sendall(body)
+
+
+def main() -> None:
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    hello, _ = recv_message(sock)
+    if hello is None:
+        return
+    context = _load_context(hello)
+    policy = isolation.Policy(**_tuples(hello["policy"]))
+    slot = int(hello["slot"])
+    # Children are reaped by the kernel; the supervisor resets this after fork.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    while True:
+        request, fds = recv_message(sock)
+        if request is None:
+            return
+        limits = isolation.Limits(**request.pop("limits"))
+        pid = os.fork()
+        if pid == 0:
+            try:
+                sock.close()
+                _supervise(request, limits, policy, slot, context, *fds)
+            finally:
+                os._exit(70)
+        for fd in fds:
+            os.close(fd)
+
+
+def _tuples(d: dict) -> dict:
+    return {
+        k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v for k, v in d.items()
+    }
+
+
+def _load_context(hello: dict) -> dict:
+    for module in hello.get("preload", []):
+        importlib.import_module(module)
+    context: dict = {}
+    path = hello.get("inputs_file")
+    if path:
+        with open(path) as f:
+            context["inputs"] = decode(json.load(f))
+    return context
+
+
+def _supervise(request, limits, policy, slot, context, result_fd, status_fd, cancel_fd) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    started = time.monotonic()
+    os.setsid()
+    uid = isolation.sandbox_uid(policy, slot)  # decided before a user namespace makes us "root"
+    protections = isolation.Protections()
+    in_namespaces = isolation.unshare_namespaces(policy, protections)
+    out_r, out_w = os.pipe()
+    workdir = None
+    if not in_namespaces:
+        import tempfile
+
+        workdir = tempfile.mkdtemp(prefix="evolcoder-sandbox-")
+        if uid is not None:
+            os.chown(workdir, uid, uid)
+    child = os.fork()
+    if child == 0:
+        code = 71
+        try:
+            os.close(status_fd)
+            os.close(cancel_fd)
+            os.close(out_r)
+            _sandbox(request, limits, policy, uid, context, result_fd, out_w, in_namespaces, workdir, protections)
+            code = 0
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()  # reaches the harness through the output pipe
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except BaseException:
+                    pass
+            os._exit(code)
+    os.close(out_w)
+    os.close(result_fd)
+    status = _watch(child, limits, started, out_r, cancel_fd)
+    if workdir is not None:
+        _kill_group(child)
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+    status["wall"] = time.monotonic() - started
+    data = (json.dumps(status) + "\n").encode()
+    os.write(status_fd, data)
+    os._exit(0)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _watch(child: int, limits, started: float, out_r: int, cancel_fd: int) -> dict:
+    """Wait for the sandbox; kill it on wall time, output flood or cancellation."""
+    pidfd = os.pidfd_open(child)
+    head = bytearray()
+    total = 0
+    reason = None
+    watched = [pidfd, out_r, cancel_fd]
+    while True:
+        remaining = limits.wall_seconds - (time.monotonic() - started)
+        if remaining <= 0:
+            reason = "wall time limit exceeded"
+            break
+        ready, _, _ = select.select(watched, [], [], remaining)
+        if out_r in ready:
+            chunk = os.read(out_r, 1 << 16)
+            if not chunk:
+                watched.remove(out_r)
+            total += len(chunk)
+            if len(head) < 4096:
+                head += chunk[: 4096 - len(head)]
+            if total > limits.max_output_bytes:
+                reason = "output limit exceeded"
+                break
+        if cancel_fd in ready:
+            if not os.read(cancel_fd, 64):
+                reason = "cancelled"
+                break
+        if pidfd in ready:
+            break
+    if reason is not None:
+        os.kill(child, signal.SIGKILL)
+        _kill_group(child)
+    _, wait_status, usage = os.wait4(child, 0)
+    os.close(pidfd)
+    exit_code = os.waitstatus_to_exitcode(wait_status)
+    cpu = usage.ru_utime + usage.ru_stime
+    if reason is None and exit_code in (-signal.SIGXCPU, -signal.SIGKILL):
+        reason = "cpu time limit exceeded" if cpu >= limits.cpu_seconds - 0.05 else "killed"
+    return {
+        "exit": exit_code,
+        "reason": reason,
+        "cpu": cpu,
+        "max_rss_kb": usage.ru_maxrss,
+        "output_bytes": total,
+        "output_head": head.decode("utf-8", "replace"),
+    }
+
+
+def _sandbox(request, limits, policy, uid, context, result_fd, out_w, in_namespaces, workdir, protections) -> None:
+    """Runs as the sandboxed process: isolate, then hand over to the driver."""
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(out_w, 1)
+    os.dup2(out_w, 2)
+    if not in_namespaces:
+        os.setpgid(0, 0)
+    if in_namespaces:
+        isolation.setup_filesystem(policy, limits, protections)
+        workdir = "/tmp/work"
+        os.mkdir(workdir, 0o700)
+        if uid is not None:
+            os.chown(workdir, uid, uid)
+    os.chdir(workdir)
+    isolation.set_limits(limits, dedicated_uid=uid is not None, protections=protections)
+    isolation.drop_privileges(uid, protections)
+    isolation.clean_environment(workdir, policy)
+    os.closerange(3, result_fd)
+    os.closerange(result_fd + 1, 1 << 16)
+    if policy.block_python_events:
+        isolation.install_audit_hook(protections)
+    # Sent before any untrusted code runs, so the harness can trust this first record.
+    driver.send_record(result_fd, {"protections": protections.as_dict()})
+    driver.run_request(request, context, result_fd)
+
+
+if __name__ == "__main__":
+    main()
