@@ -15,6 +15,7 @@ returns to the test is first rebuilt as plain builtins (``guard_value``): an obj
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import io
 import json
@@ -28,16 +29,26 @@ from typing import Any
 
 from evolcoder.execution import values
 
+# The builtins as they were before any candidate ran: tests resolve names here, so a solution
+# that rebinds ``builtins.abs`` (or defines its own ``abs``) cannot change what the test checks.
+_PRISTINE_BUILTINS = dict(builtins.__dict__)
+
 
 class _Writer:
-    """Writes records to the result pipe with functions captured before untrusted code runs."""
+    """Writes records to the result pipe with functions captured before untrusted code runs.
 
-    def __init__(self, fd: int) -> None:
+    Every record carries the run's token, which the harness checks: a program that finds the
+    pipe and writes ``{"done": true, "ok": true}`` itself does not know it.
+    """
+
+    def __init__(self, fd: int, token: str = "") -> None:
         self._fd = fd
+        self._token = token
         self._write = os.write
         self._dumps = json.dumps
 
     def send(self, record: dict) -> None:
+        record["k"] = self._token
         data = (self._dumps(record, separators=(",", ":")) + "\n").encode()
         view = memoryview(data)
         while view:
@@ -45,8 +56,8 @@ class _Writer:
             view = view[n:]
 
 
-def send_record(fd: int, record: dict) -> None:
-    _Writer(fd).send(record)
+def send_record(fd: int, record: dict, token: str) -> None:
+    _Writer(fd, token).send(record)
 
 
 class CpuTimeout(BaseException):
@@ -89,7 +100,7 @@ def _define(code: str, filename: str = "<solution>") -> dict:
 
 
 def run_request(request: dict, context: dict, result_fd: int) -> None:
-    out = _Writer(result_fd)
+    out = _Writer(result_fd, request.pop("token", ""))
     kind = request["kind"]
     sys.stdin = io.StringIO("")
     if kind == "function_io":
@@ -152,10 +163,28 @@ def guard_value(value: Any) -> Any:
     Objects that compare by identity (generators, map objects, plain classes) pass through: they
     cannot pretend to equal anything. Everything else is rebuilt from plain builtins.
     """
-    t = type(value)
-    if t.__eq__ is object.__eq__ and t.__ne__ is object.__ne__:
+    if _compares_by_identity(type(value)):
         return value
     return values.decode(values.encode(value))
+
+
+def _compares_by_identity(t: type) -> bool:
+    """No class in the real MRO defines ``__eq__``/``__ne__`` (read past any metaclass tricks)."""
+    class_dict = type.__dict__["__dict__"].__get__
+    for cls in type.__getattribute__(t, "__mro__"):
+        if cls is object:
+            continue
+        own = class_dict(cls)
+        if "__eq__" in own or "__ne__" in own:
+            return False
+    return True
+
+
+def _test_namespace(namespace: dict, keep: set[str]) -> dict:
+    """The tests' globals: the solution's names, minus any that shadow a builtin, and clean builtins."""
+    test_namespace = {k: v for k, v in namespace.items() if k in keep or k not in _PRISTINE_BUILTINS}
+    test_namespace["__builtins__"] = dict(_PRISTINE_BUILTINS)
+    return test_namespace
 
 
 def guard_function(fn: Any) -> Any:
@@ -180,7 +209,7 @@ def _check(request: dict, out: _Writer) -> None:
         namespace = _define(request["code"])
         fn = namespace[request["entry_point"]]
         # As in the original harness the test sees the solution's names (helpers like ``poly``).
-        test_namespace = dict(namespace)
+        test_namespace = _test_namespace(namespace, {request["entry_point"]})
         exec(compile(test, "<test>", "exec"), test_namespace)
         test_namespace["check"](guard_function(fn))
     except BaseException as exc:
@@ -198,7 +227,7 @@ def _asserts(request: dict, out: _Writer) -> None:
         return
     # The tests see guarded versions of the candidate's functions; the candidate's own code keeps
     # calling the originals through its namespace.
-    test_namespace = dict(namespace)
+    test_namespace = _test_namespace(namespace, set(request.get("guarded_names", [])))
     for name in request.get("guarded_names", []):
         if isinstance(namespace.get(name), types.FunctionType):
             test_namespace[name] = guard_function(namespace[name])

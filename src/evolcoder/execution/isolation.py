@@ -210,7 +210,8 @@ def _mount_points() -> list[str]:
 
 def set_limits(limits: Limits, dedicated_uid: bool, protections: Protections) -> None:
     cpu = max(1, int(limits.cpu_seconds + 0.999))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    # soft == hard: the sandbox is pid 1 of its namespace, which ignores SIGXCPU; SIGKILL it is.
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_bytes, limits.max_file_bytes))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_open_files, limits.max_open_files))

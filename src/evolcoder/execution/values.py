@@ -177,26 +177,26 @@ def encode(value: Any, depth: int = 0) -> Any:
     if numpy_value is not None:
         return numpy_value
     # Subclasses of builtins: read the real contents through the base type.
-    if isinstance(value, bool):
+    if issubclass(t, bool):
         return bool(int.__index__(value))
-    if isinstance(value, int):
+    if issubclass(t, int):
         return _int_wire(int.__index__(value))
-    if isinstance(value, float):
+    if issubclass(t, float):
         return _float_wire(float.__float__(value))
-    if isinstance(value, str):
+    if issubclass(t, str):
         return str.__str__(value)
-    if isinstance(value, tuple):
+    if issubclass(t, tuple):
         return {_TUPLE: [encode(v, depth + 1) for v in tuple.__iter__(value)]}
-    if isinstance(value, list):
+    if issubclass(t, list):
         return [encode(v, depth + 1) for v in list.__iter__(value)]
-    if isinstance(value, dict):
+    if issubclass(t, dict):
         items = dict.items(value)
         return {_DICT: [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in items]}
-    if isinstance(value, frozenset):
+    if issubclass(t, frozenset):
         return {_FROZENSET: [encode(v, depth + 1) for v in frozenset.__iter__(value)]}
-    if isinstance(value, set):
+    if issubclass(t, set):
         return {_SET: [encode(v, depth + 1) for v in set.__iter__(value)]}
-    if isinstance(value, bytes):
+    if issubclass(t, bytes):
         return {_BYTES: bytes.hex(value)}
     return {_OPAQUE: _type_name(t)}
 
@@ -210,13 +210,13 @@ def _encode_numpy(value: Any, depth: int) -> Any:
         return None
     t = type(value)
     # Only numpy's own scalar classes, never a user subclass of them.
-    if t.__module__ != "numpy" or not isinstance(value, np.generic):
+    if type.__getattribute__(t, "__module__") != "numpy" or not issubclass(t, np.generic):
         return None
-    if isinstance(value, np.bool_):
+    if issubclass(t, np.bool_):
         return {_NUMPY: "bool", "v": bool(value)}
-    if isinstance(value, np.integer):
+    if issubclass(t, np.integer):
         return {_NUMPY: "int", "v": _int_wire(int(value))}
-    if isinstance(value, np.floating):
+    if issubclass(t, np.floating):
         return {_NUMPY: "float", "v": _float_wire(float(value))}
     return {_OPAQUE: _type_name(t)}
 
@@ -245,24 +245,33 @@ def _float_from_wire(x: Any) -> float:
     raise WireError(f"bad float {x!r:.80}")
 
 
-def decode(data: Any, depth: int = 0) -> Any:
-    """Rebuild plain Python values from wire data (no code runs; unhashable keys are an error)."""
+def decode(data: Any) -> Any:
+    """Rebuild plain Python values from wire data; anything malformed raises WireError."""
+    try:
+        return _decode(data, 0)
+    except WireError:
+        raise
+    except (ValueError, TypeError, RecursionError, OverflowError) as exc:
+        raise WireError(f"malformed value: {exc}"[:200]) from None
+
+
+def _decode(data: Any, depth: int = 0) -> Any:
     if depth > MAX_DEPTH + 2:
         raise WireError("value nested too deeply")
     if data is None or isinstance(data, (bool, int, float, str)):
         return data
     if isinstance(data, list):
-        return [decode(v, depth + 1) for v in data]
+        return [_decode(v, depth + 1) for v in data]
     if not isinstance(data, dict) or not data:
         raise WireError(f"unexpected wire value {data!r:.80}")
     if _TUPLE in data:
-        return tuple(decode(v, depth + 1) for v in _items(data[_TUPLE]))
+        return tuple(_decode(v, depth + 1) for v in _items(data[_TUPLE]))
     if _SET in data:
-        return {decode(v, depth + 1) for v in _items(data[_SET])}
+        return {_decode(v, depth + 1) for v in _items(data[_SET])}
     if _FROZENSET in data:
-        return frozenset(decode(v, depth + 1) for v in _items(data[_FROZENSET]))
+        return frozenset(_decode(v, depth + 1) for v in _items(data[_FROZENSET]))
     if _DICT in data:
-        return {decode(k, depth + 1): decode(v, depth + 1) for k, v in _pairs(data[_DICT])}
+        return {_decode(k, depth + 1): _decode(v, depth + 1) for k, v in _pairs(data[_DICT])}
     if _BYTES in data:
         return bytes.fromhex(str(data[_BYTES]))
     if _COMPLEX in data:
@@ -279,7 +288,10 @@ def decode(data: Any, depth: int = 0) -> Any:
         if kind == "bool":
             return NumpyBool(bool(v))
         if kind == "int":
-            return NumpyInt(decode(v, depth + 1))
+            number = _decode(v, depth + 1)
+            if type(number) is not int:
+                raise WireError("bad numpy int")
+            return NumpyInt(number)
         if kind == "float":
             return NumpyFloat(_float_from_wire(v))
         raise WireError(f"bad numpy value {data!r:.80}")

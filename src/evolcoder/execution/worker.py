@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import select
 import socket
 import subprocess
@@ -122,7 +123,8 @@ class Worker:
         status_r, status_w = os.pipe()
         cancel_r, cancel_w = os.pipe()
         try:
-            message = dict(request, limits=asdict(limits))
+            token = secrets.token_hex(16)
+            message = dict(request, limits=asdict(limits), token=token)
             try:
                 send_message(self._sock, message, [result_w, status_w, cancel_r])
             except OSError:
@@ -134,7 +136,7 @@ class Worker:
             for fd in (result_w, status_w, cancel_r):
                 os.close(fd)
         try:
-            return _follow(result_r, status_r, cancel_w, limits, on_record, idle_timeout)
+            return _follow(result_r, status_r, cancel_w, limits, on_record, idle_timeout, token)
         finally:
             for fd in (result_r, status_r, cancel_w):
                 try:
@@ -150,6 +152,7 @@ def _follow(
     limits: Limits,
     on_record: RecordHandler | None,
     idle_timeout: IdleTimeout | None,
+    token: str,
 ) -> RunOutcome:
     outcome = RunOutcome()
     buffer = bytearray()
@@ -177,6 +180,8 @@ def _follow(
             record = json.loads(line)
             if not isinstance(record, dict):
                 raise ValueError("not an object")
+            if record.pop("k", None) != token:
+                raise ValueError("a record without this run's token (written by the program?)")
         except (ValueError, RecursionError) as exc:
             outcome.protocol_error = f"unreadable record from the sandbox: {exc}"[:300]
             cancel("protocol error")

@@ -229,7 +229,7 @@ def _sandbox(request, limits, policy, uid, context, result_fd, out_w, in_namespa
     if policy.block_python_events:
         isolation.install_audit_hook(protections)
     # Sent before any untrusted code runs, so the harness can trust this first record.
-    driver.send_record(result_fd, {"protections": protections.as_dict()})
+    driver.send_record(result_fd, {"protections": protections.as_dict()}, request.get("token", ""))
     driver.run_request(request, context, result_fd)
 
 

@@ -1,0 +1,970 @@
+"""Hostile programs against the real sandbox: no mocks, real forks, real namespaces.
+
+Each hostile run checks that (a) the call returns and the harness and its fork server survive,
+(b) the run is judged failing, (c) the reason is the expected one where there is one, and then
+that the same worker still runs a normal program.
+
+These tests run as root on Linux, where the sandbox drops each run to uid 61000 + slot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from evolcoder.execution.isolation import Limits, Policy, needed_paths
+from evolcoder.execution.values import Opaque, decode
+from evolcoder.execution.worker import RunOutcome, Worker, WorkerPool
+
+pytestmark = pytest.mark.timeout(60)
+
+UID_BASE = 61000
+SLOT = 40  # the default-policy worker: uid 61040 (evaluations running beside use 61000+)
+BARE_SLOT = 41  # the worker without the audit hook (the OS layer alone): uid 61041
+ENV_SLOT = 42
+
+FAST = Limits(
+    wall_seconds=5,
+    cpu_seconds=1,
+    memory_bytes=1 << 30,
+    max_output_bytes=1 << 20,
+    tmp_bytes=16 << 20,
+)
+REPO = Path(__file__).resolve().parents[2]
+
+WRONG = "def f(x):\n    return x\n"  # f(1) == 1, the test wants 2
+RIGHT = "def f(x):\n    return x + 1\n"
+CHECK = "def check(candidate):\n    assert candidate(1) == 2\n    assert candidate(5) == 6\n"
+
+
+def check_request(code: str, test: str = CHECK) -> dict:
+    return {"kind": "check", "code": code, "test": test, "entry_point": "f"}
+
+
+def script(code: str) -> dict:
+    return {"kind": "script", "code": code}
+
+
+def run(worker: Worker, request: dict, limits: Limits = FAST) -> tuple[list[dict], RunOutcome]:
+    records: list[dict] = []
+
+    def on_record(record: dict) -> bool:
+        records.append(record)
+        return True
+
+    started = time.monotonic()
+    outcome = worker.run(request, limits, on_record)
+    elapsed = time.monotonic() - started
+    assert elapsed < limits.wall_seconds + 3, f"the run took {elapsed:.1f}s"
+    return records, outcome
+
+
+def passed(records: list[dict]) -> bool:
+    return any(r.get("done") is True and r.get("ok") is True for r in records)
+
+
+def first_done(records: list[dict]) -> dict:
+    done = [r for r in records if r.get("done")]
+    assert done, f"no done record in {records}"
+    return done[0]
+
+
+def zygote_pid(worker: Worker) -> int:
+    if worker._proc is None or worker._proc.poll() is not None:
+        assert_healthy(worker)  # starts it
+    return worker._proc.pid
+
+
+def assert_healthy(worker: Worker) -> None:
+    """A normal, correct program still passes on this worker."""
+    records, outcome = run(worker, check_request(RIGHT))
+    assert records == [{"done": True, "ok": True}], (records, outcome)
+    assert outcome.exit_code == 0 and outcome.reason is None
+
+
+def run_hostile(
+    worker: Worker, request: dict, limits: Limits = FAST
+) -> tuple[list[dict], RunOutcome]:
+    """Run a hostile request; the fork server must survive it and serve a normal run afterwards."""
+    server = zygote_pid(worker)
+    records, outcome = run(worker, request, limits)
+    assert worker._proc is not None and worker._proc.poll() is None, "the fork server died"
+    assert worker._proc.pid == server, "the fork server was replaced"
+    assert_healthy(worker)
+    assert worker._proc.pid == server
+    return records, outcome
+
+
+def processes_of(uid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                for line in f:
+                    if line.startswith("Uid:"):
+                        if uid in [int(x) for x in line.split()[1:]]:
+                            pids.append(int(entry))
+                        break
+        except OSError:
+            continue
+    return pids
+
+
+def assert_no_survivors(uid: int) -> None:
+    deadline = time.monotonic() + 3
+    left = processes_of(uid)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = processes_of(uid)
+    assert left == [], f"processes of uid {uid} survived the run: {left}"
+
+
+@pytest.fixture(scope="module")
+def worker():
+    w = Worker(slot=SLOT)
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="module")
+def bare_worker():
+    """The OS layer alone: no Python audit hook."""
+    w = Worker(slot=BARE_SLOT, policy=Policy(block_python_events=False))
+    yield w
+    w.close()
+
+
+@pytest.fixture(params=["default", "no_audit_hook"])
+def any_worker(request, worker, bare_worker):
+    return worker if request.param == "default" else bare_worker
+
+
+# ------------------------------------------------------------------------------------------------
+# Sanity
+# ------------------------------------------------------------------------------------------------
+
+
+def test_normal_script_passes_with_every_protection(worker):
+    records, outcome = run(worker, script("print('hi')"))
+    assert records == [{"done": True, "ok": True}]
+    assert outcome.exit_code == 0 and outcome.reason is None and outcome.protocol_error is None
+    assert outcome.output_head == "hi\n"
+    p = outcome.protections
+    assert p["uid"] == UID_BASE + SLOT
+    for key in (
+        "pid_namespace",
+        "network_namespace",
+        "mount_namespace",
+        "read_only_root",
+        "private_tmp",
+        "no_new_privs",
+        "rlimits",
+        "audit_hook",
+    ):
+        assert p[key] is True, key
+    assert os.path.realpath(os.path.expanduser("~")) in p["hidden_paths"]
+
+
+def test_bare_worker_has_no_audit_hook_but_the_os_layer(bare_worker):
+    records, outcome = run(bare_worker, script("pass"))
+    assert passed(records)
+    p = outcome.protections
+    assert p["audit_hook"] is False
+    assert p["uid"] == UID_BASE + BARE_SLOT
+    assert p["pid_namespace"] and p["network_namespace"] and p["read_only_root"]
+
+
+def test_check_mode_right_and_wrong(worker):
+    assert_healthy(worker)
+    records, _ = run(worker, check_request(WRONG))
+    done = first_done(records)
+    assert done["ok"] is False and done["e"].startswith("AssertionError")
+    assert done["line"] == "assert candidate(1) == 2"
+
+
+def test_function_io_mode(worker):
+    request = {
+        "kind": "function_io",
+        "code": RIGHT,
+        "entry_point": "f",
+        "inputs": [[1], [2], [10**30]],
+        "cpu_limits": 1.0,
+        "fail_fast": True,
+    }
+    records, outcome = run(worker, request)
+    assert records[0] == {"ready": True}
+    assert [r["i"] for r in records[1:-1]] == [0, 1, 2]
+    assert [decode(r["o"]) for r in records[1:-1]] == [2, 3, 10**30 + 1]
+    assert records[-1] == {"done": True}
+    assert outcome.exit_code == 0
+
+
+def test_asserts_mode(worker):
+    request = {
+        "kind": "asserts",
+        "code": RIGHT,
+        "asserts": ["assert f(1) == 2", "assert f(2) == 99", "assert f(3) == 4"],
+        "guarded_names": ["f"],
+        "fail_fast": True,
+    }
+    records, _ = run(worker, request)
+    assert records == [
+        {"ready": True},
+        {"i": 0, "ok": True},
+        {"i": 1, "ok": False, "e": "AssertionError: "},
+        {"done": True},
+    ]
+
+
+# ------------------------------------------------------------------------------------------------
+# Time
+# ------------------------------------------------------------------------------------------------
+
+
+def test_infinite_loop_hits_the_cpu_limit(worker):
+    limits = Limits(wall_seconds=10, cpu_seconds=1, memory_bytes=1 << 30)
+    records, outcome = run_hostile(worker, script("while True:\n    pass\n"), limits)
+    assert not passed(records)
+    assert records == []
+    assert outcome.reason == "cpu time limit exceeded"
+    assert outcome.exit_code in (-signal.SIGKILL, -signal.SIGXCPU)
+    assert outcome.wall_seconds < limits.wall_seconds
+
+
+def test_cpu_limit_stops_the_program_at_cpu_seconds(worker):
+    """RLIMIT_CPU's soft limit (SIGXCPU) should end the run at ``cpu_seconds``, not a second
+    later. (Fails today: see the report.)"""
+    limits = Limits(wall_seconds=10, cpu_seconds=1, memory_bytes=1 << 30)
+    _, outcome = run(worker, script("while True:\n    pass\n"), limits)
+    assert outcome.reason == "cpu time limit exceeded"
+    assert outcome.cpu_seconds < limits.cpu_seconds + 0.5, outcome
+
+
+def test_infinite_loop_in_candidate_during_check(worker):
+    code = "def f(x):\n    while True:\n        pass\n"
+    records, outcome = run_hostile(
+        worker, check_request(code), Limits(wall_seconds=10, cpu_seconds=1)
+    )
+    assert not passed(records)
+    assert outcome.reason == "cpu time limit exceeded"
+
+
+def test_function_io_per_call_cpu_limit(worker):
+    request = {
+        "kind": "function_io",
+        "code": "def f(x):\n    while True:\n        pass\n",
+        "entry_point": "f",
+        "inputs": [[1], [2]],
+        "cpu_limits": 0.2,
+        "fail_fast": True,
+    }
+    records, outcome = run_hostile(worker, request)
+    assert records[0] == {"ready": True}
+    assert records[1]["i"] == 0 and records[1]["t"] is True
+    assert not any("o" in r for r in records)  # the run did not complete
+    assert outcome.reason is None
+
+
+def test_function_io_endless_definition(worker):
+    request = {
+        "kind": "function_io",
+        "code": "while True:\n    pass\n",
+        "entry_point": "f",
+        "inputs": [[1]],
+        "cpu_limits": 1.0,
+        "load_cpu_seconds": 0.2,
+    }
+    records, _ = run_hostile(worker, request)
+    assert records == [{"load_error": "timeout while defining the solution"}]
+
+
+def test_sleep_hits_the_wall_limit(worker):
+    limits = Limits(wall_seconds=2, cpu_seconds=1, memory_bytes=1 << 30)
+    started = time.monotonic()
+    records, outcome = run_hostile(
+        worker, check_request("import time\ntime.sleep(100)\n" + RIGHT), limits
+    )
+    assert time.monotonic() - started < 5
+    assert not passed(records)
+    assert outcome.reason == "wall time limit exceeded"
+    assert outcome.exit_code == -signal.SIGKILL
+
+
+# ------------------------------------------------------------------------------------------------
+# Processes
+# ------------------------------------------------------------------------------------------------
+
+FORK_BOMB = "import os\nwhile True:\n    os.fork()\n"
+
+
+def test_fork_bomb_is_refused_by_the_audit_hook(worker):
+    records, outcome = run_hostile(worker, script(FORK_BOMB))
+    assert not passed(records)
+    assert first_done(records)["e"] == "PermissionError: fork is disabled in the sandbox"
+    assert_no_survivors(UID_BASE + SLOT)
+
+
+def test_real_fork_bomb_is_contained(bare_worker):
+    records, outcome = run_hostile(bare_worker, script(FORK_BOMB))
+    assert not passed(records)
+    assert records, "the bomb's processes should have reported their failures"
+    assert all(r.get("ok") is False for r in records)
+    assert any("Resource temporarily unavailable" in (r.get("e") or "") for r in records)
+    assert_no_survivors(UID_BASE + BARE_SLOT)
+
+
+def test_spinning_fork_bomb_is_contained(bare_worker):
+    code = (
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    )
+    limits = Limits(wall_seconds=3, cpu_seconds=1, memory_bytes=1 << 30)
+    records, outcome = run_hostile(bare_worker, script(code), limits)
+    assert not passed(records)
+    assert outcome.reason in ("cpu time limit exceeded", "wall time limit exceeded")
+    assert_no_survivors(UID_BASE + BARE_SLOT)
+
+
+def test_native_fork_bomb_bypassing_the_audit_hook_is_contained(worker):
+    code = "import ctypes\nlibc = ctypes.CDLL(None)\nwhile True:\n    libc.fork()\n"
+    limits = Limits(wall_seconds=2, cpu_seconds=1, memory_bytes=1 << 30)
+    records, outcome = run_hostile(worker, script(code), limits)
+    assert not passed(records)
+    assert outcome.reason in ("cpu time limit exceeded", "wall time limit exceeded")
+    assert_no_survivors(UID_BASE + SLOT)
+
+
+def test_detached_children_do_not_outlive_the_run(bare_worker):
+    code = (
+        "import os, time\n"
+        "for _ in range(5):\n"
+        "    if os.fork() == 0:\n"
+        "        os.setsid()\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(1000)\n"
+        "        os._exit(0)\n"
+        "raise SystemExit(3)\n"
+    )
+    started = time.monotonic()
+    records, outcome = run_hostile(bare_worker, script(code))
+    assert time.monotonic() - started < 3  # the run ends with its main process, not at wall time
+    assert first_done(records) == {"done": True, "ok": False, "e": "SystemExit: 3"}
+    assert_no_survivors(UID_BASE + BARE_SLOT)
+
+
+KILL_CALLS = {
+    "parent": "os.kill(os.getppid(), 9)",
+    "own_group": "os.killpg(0, 9)",
+    "pid_1": "os.kill(1, 9)",
+    "everyone": "os.kill(-1, 9)",
+    "sigterm_group": "os.killpg(0, 15)",
+}
+
+
+@pytest.mark.parametrize("call", list(KILL_CALLS.values()), ids=list(KILL_CALLS))
+def test_killing_its_parent_does_not_help(any_worker, call):
+    code = f"import os\ntry:\n    {call}\nexcept OSError:\n    pass\n" + WRONG
+    records, outcome = run_hostile(any_worker, check_request(code))
+    assert not passed(records)
+    done = first_done(records)
+    assert done["ok"] is False and done["e"].startswith("AssertionError")
+
+
+def test_killing_host_processes_by_pid_does_not_help(any_worker):
+    targets = [os.getpid(), zygote_pid(any_worker)]
+    code = (
+        "import os\n"
+        f"for pid in {targets!r}:\n"
+        "    for sig in (9, 15):\n"
+        "        try:\n"
+        "            os.kill(pid, sig)\n"
+        "        except OSError:\n"
+        "            pass\n" + WRONG
+    )
+    records, _ = run_hostile(any_worker, check_request(code))
+    assert not passed(records)
+    assert first_done(records)["e"].startswith("AssertionError")
+
+
+@pytest.mark.parametrize(
+    "exit_call",
+    [
+        "import sys\nsys.exit(0)",
+        "import os\nos._exit(0)",
+        "raise SystemExit",
+        "raise KeyboardInterrupt",
+    ],
+    ids=["sys_exit", "os_exit", "raise_systemexit", "keyboard_interrupt"],
+)
+def test_exit_before_the_tests_run_is_not_a_pass(worker, exit_call):
+    records, outcome = run_hostile(worker, check_request(exit_call + "\n" + RIGHT))
+    assert not passed(records)
+    if records:
+        assert first_done(records)["ok"] is False
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["import sys\n    sys.exit(0)", "import os\n    os._exit(0)", "raise SystemExit(0)"],
+    ids=["sys_exit", "os_exit", "raise_systemexit"],
+)
+def test_exit_from_inside_the_candidate_is_not_a_pass(worker, body):
+    code = f"def f(x):\n    {body}\n"
+    records, _ = run_hostile(worker, check_request(code))
+    assert not passed(records)
+
+
+# ------------------------------------------------------------------------------------------------
+# Memory and output
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "x = bytearray(10**12)\n",
+        "chunks = []\nwhile True:\n    chunks.append(bytearray(10**7))\n",
+        "x = [0] * (10**11)\n",
+        "x = 'a' * (10**12)\n",
+    ],
+    ids=["huge", "growing", "huge_list", "huge_str"],
+)
+def test_memory_exhaustion_fails(worker, code):
+    records, outcome = run_hostile(worker, script(code))
+    assert not passed(records)
+    done = first_done(records)
+    assert done["e"].startswith("MemoryError")
+
+
+def test_memory_exhaustion_inside_the_candidate(worker):
+    code = "def f(x):\n    return len(bytearray(10**12)) + x\n"
+    records, _ = run_hostile(worker, check_request(code))
+    assert not passed(records)
+    assert first_done(records)["e"].startswith("MemoryError")
+
+
+@pytest.mark.parametrize("fd", [1, 2])
+def test_output_flood_through_os_write(worker, fd):
+    code = f"import os\nwhile True:\n    os.write({fd}, b'x' * 65536)\n"
+    records, outcome = run_hostile(worker, script(code))
+    assert not passed(records)
+    assert outcome.reason == "output limit exceeded"
+    assert outcome.exit_code == -signal.SIGKILL
+    assert 0 < len(outcome.output_head) <= 4096
+
+
+def test_output_flood_through_print_in_a_script(worker):
+    records, outcome = run_hostile(worker, script("while True:\n    print('y' * 1000)\n"))
+    assert not passed(records)
+    assert outcome.reason == "output limit exceeded"
+
+
+def test_output_flood_through_print_in_check_is_swallowed_but_still_fails(worker):
+    code = "while True:\n    print('y' * 1000)\n" + RIGHT
+    records, outcome = run_hostile(
+        worker, check_request(code), Limits(wall_seconds=4, cpu_seconds=1)
+    )
+    assert not passed(records)
+    assert outcome.output_head == ""  # print went to the sink
+    assert outcome.reason in ("cpu time limit exceeded", "wall time limit exceeded")
+
+
+def test_garbage_on_the_result_channel_is_a_protocol_error(worker):
+    code = (
+        "import os\n"
+        "for fd in range(3, 64):\n"
+        "    try:\n"
+        "        os.write(fd, b'not json at all\\n')\n"
+        "    except OSError:\n"
+        "        pass\n" + RIGHT
+    )
+    records, outcome = run_hostile(worker, check_request(code))
+    assert not passed(records)
+    assert outcome.reason == "protocol error"
+    assert outcome.protocol_error and outcome.protocol_error.startswith("unreadable record")
+
+
+def test_forged_verdict_on_the_result_channel_is_not_a_pass(worker):
+    """A solution that writes its own ``{"done": true, "ok": true}`` to the result pipe and leaves
+    before the tests run must not be taken as passing. (Fails today: see the report.)"""
+    code = (
+        "import os\n"
+        "for name in os.listdir('/proc/self/fd'):\n"
+        "    try:\n"
+        '        os.write(int(name), b\'{"done": true, "ok": true}\\n\')\n'
+        "    except OSError:\n"
+        "        pass\n"
+        "os._exit(0)\n" + WRONG
+    )
+    records, _ = run_hostile(worker, check_request(code))
+    assert not passed(records)
+
+
+# ------------------------------------------------------------------------------------------------
+# File system
+# ------------------------------------------------------------------------------------------------
+
+
+def _outside_dirs() -> dict[str, str]:
+    return {
+        "etc": "/etc",
+        "repo": str(REPO),
+        "package": str(REPO / "src" / "evolcoder" / "execution"),
+        "venv": sys.prefix,
+        "python_install": sys.base_prefix,
+        "home": os.path.expanduser("~"),
+        "root_dir": "/",
+    }
+
+
+@pytest.mark.parametrize("where", list(_outside_dirs()))
+def test_writing_outside_its_folder_fails(worker, where):
+    path = os.path.join(_outside_dirs()[where], f"evolcoder_probe_{uuid.uuid4().hex}")
+    code = f"with open({path!r}, 'w') as f:\n    f.write('escaped')\n"
+    try:
+        records, _ = run_hostile(worker, script(code))
+        assert not passed(records)
+        assert "Error" in first_done(records)["e"]
+        assert not os.path.exists(path)
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+
+
+def test_writing_to_the_harness_tmp_stays_private(worker):
+    tmp = tempfile.gettempdir()
+    tag = uuid.uuid4().hex
+    sentinel = os.path.join(tmp, f"evolcoder_host_{tag}")
+    probe = os.path.join(tmp, f"evolcoder_probe_{tag}")
+    with open(sentinel, "w") as f:
+        f.write("host secret")
+    code = (
+        f"with open({probe!r}, 'w') as f:\n"
+        "    f.write('escaped')\n"
+        f"with open({sentinel!r}) as f:\n"
+        "    print(f.read())\n"
+    )
+    try:
+        records, outcome = run_hostile(worker, script(code))
+        assert not passed(records)
+        assert first_done(records)["e"].startswith(
+            "FileNotFoundError"
+        )  # the harness's /tmp is not there
+        assert "host secret" not in outcome.output_head
+        assert not os.path.exists(probe)
+    finally:
+        for path in (sentinel, probe):
+            if os.path.exists(path):
+                os.remove(path)
+
+
+def test_writing_into_a_harness_temp_folder_fails(worker, tmp_path):
+    path = tmp_path / "probe"
+    records, _ = run_hostile(worker, script(f"open({str(path)!r}, 'w').write('escaped')\n"))
+    assert not passed(records)
+    assert not path.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writing_inside_its_folder_works_and_is_fresh_each_run(worker):
+    code = (
+        "import os\n"
+        "assert not os.path.exists('data.txt')\n"
+        "with open('data.txt', 'w') as f:\n"
+        "    f.write('hello')\n"
+        "with open('data.txt') as f:\n"
+        "    assert f.read() == 'hello'\n"
+        "os.mkdir('sub')\n"
+        "with open(os.path.join('sub', 'x'), 'wb') as f:\n"
+        "    f.write(b'1' * 1000)\n"
+        "assert os.path.getsize('sub/x') == 1000\n"
+    )
+    for _ in range(2):  # the second run must not find the first run's files
+        records, outcome = run(worker, script(code))
+        assert records == [{"done": True, "ok": True}], (records, outcome)
+
+
+def test_file_size_limit(worker):
+    limits = Limits(wall_seconds=5, cpu_seconds=1, memory_bytes=1 << 30, max_file_bytes=1 << 20)
+    code = "with open('big', 'wb') as f:\n    f.write(b'x' * (2 << 20))\n"
+    records, _ = run_hostile(worker, script(code), limits)
+    assert not passed(records)
+    assert "File too large" in first_done(records)["e"]
+
+
+def test_private_tmp_size_limit(worker):
+    limits = Limits(wall_seconds=5, cpu_seconds=1, memory_bytes=1 << 30, tmp_bytes=1 << 20)
+    code = (
+        "with open('/tmp/fill', 'wb') as f:\n"
+        "    for _ in range(64):\n"
+        "        f.write(bytes(1 << 16))\n"
+    )
+    records, _ = run_hostile(worker, script(code), limits)
+    assert not passed(records)
+    assert "No space left" in first_done(records)["e"]
+
+
+def test_home_folder_shows_nothing_of_the_host(worker):
+    home = os.path.realpath(os.path.expanduser("~"))
+    host_names = set(os.listdir(home))
+    # The interpreter's own folders below home are bound back, read-only; nothing else may show.
+    needed = {p[len(home) + 1 :].split("/")[0] for p in needed_paths() if p.startswith(home + "/")}
+    private = sorted(host_names - needed)
+    listing_code = f"import json, os\nprint(json.dumps(sorted(os.listdir({home!r}))))\n"
+    records, outcome = run(worker, script(listing_code))
+    assert passed(records)
+    seen = set(json.loads(outcome.output_head))
+    assert seen <= needed
+    assert not seen & set(private)
+    # A hostile program succeeds only if it finds one of the host's private files.
+    probe_code = (
+        "import os\n"
+        f"found = [n for n in {private!r} if os.path.lexists(os.path.join({home!r}, n))]\n"
+        "print(found)\n"
+        "assert found\n"
+    )
+    records, outcome = run_hostile(worker, script(probe_code))
+    assert not passed(records)
+    assert outcome.output_head == "[]\n"
+
+
+def test_environment_is_scrubbed(monkeypatch):
+    secret = f"evolcoder-secret-{uuid.uuid4().hex}"
+    monkeypatch.setenv("EVOLCODER_TEST_SECRET", secret)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    w = Worker(slot=ENV_SLOT)  # started after the secret was set
+    try:
+        dump = (
+            "import os\n"
+            "print(dict(os.environ))\n"
+            "for p in ('/proc/self/environ', '/proc/1/environ'):\n"
+            "    try:\n"
+            "        with open(p, 'rb') as f:\n"
+            "            print(f.read())\n"
+            "    except OSError as exc:\n"
+            "        print(p, type(exc).__name__)\n"
+        )
+        records, outcome = run(w, script(dump))
+        assert passed(records)
+        assert "PYTHONHASHSEED" in outcome.output_head  # the dump really ran
+        assert secret not in outcome.output_head
+        assert "EVOLCODER_TEST_SECRET" not in outcome.output_head
+        leak = "import os\ndef f():\n    return os.environ.get('EVOLCODER_TEST_SECRET')\n"
+        test = f"def check(candidate):\n    assert candidate() == {secret!r}\n"
+        records, _ = run_hostile(w, check_request(leak, test))
+        assert not passed(records)
+    finally:
+        w.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# Network
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def listener():
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    # The server really is reachable from the host.
+    probe = socket.create_connection(server.getsockname(), timeout=2)
+    conn, _ = server.accept()
+    conn.close()
+    probe.close()
+    server.setblocking(False)
+    yield server
+    server.close()
+
+
+def accepted_nothing(server: socket.socket) -> bool:
+    try:
+        conn, _ = server.accept()
+    except BlockingIOError:
+        return True
+    conn.close()
+    return False
+
+
+def test_socket_to_a_local_server_fails(any_worker, listener):
+    port = listener.getsockname()[1]
+    code = (
+        "import socket\n"
+        f"s = socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
+        "s.sendall(b'escaped')\n"
+    )
+    records, _ = run_hostile(any_worker, script(code))
+    assert not passed(records)
+    error = first_done(records)["e"]
+    if any_worker.policy.block_python_events:
+        assert error == "PermissionError: network access is disabled in the sandbox"
+    else:
+        assert error.startswith("OSError")  # the network namespace has no way out
+    assert accepted_nothing(listener)
+
+
+def test_native_socket_bypassing_the_audit_hook_fails(worker, listener):
+    port = listener.getsockname()[1]
+    code = (
+        "import ctypes, socket, struct\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "fd = libc.socket(socket.AF_INET, socket.SOCK_STREAM, 0)\n"
+        "assert fd >= 0\n"
+        f"addr = struct.pack('=H', socket.AF_INET) + struct.pack('!H', {port})\n"
+        "addr += socket.inet_aton('127.0.0.1') + bytes(8)\n"
+        "rc = libc.connect(fd, addr, len(addr))\n"
+        "print(rc, ctypes.get_errno())\n"
+        "assert rc == 0\n"
+    )
+    records, _ = run_hostile(worker, script(code))
+    assert not passed(records)
+    assert first_done(records)["e"].startswith("AssertionError")
+    assert accepted_nothing(listener)
+
+
+def test_listening_socket_is_not_reachable_from_the_host(bare_worker):
+    """A program that binds a server inside the sandbox is not reachable from outside."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = (
+        "import socket, time\n"
+        "s = socket.socket()\n"
+        "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        f"s.bind(('127.0.0.1', {port}))\n"
+        "s.listen()\n"
+        "time.sleep(0.5)\n"
+    )
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(r=run(bare_worker, script(code))))
+    thread.start()
+    time.sleep(0.2)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    thread.join()
+    assert_healthy(bare_worker)
+
+
+# ------------------------------------------------------------------------------------------------
+# Equality tricks
+# ------------------------------------------------------------------------------------------------
+
+EQ_TRICKS = {
+    "object_eq_true": (
+        "class E:\n"
+        "    def __eq__(self, other):\n"
+        "        return True\n"
+        "    def __ne__(self, other):\n"
+        "        return False\n"
+        "    __hash__ = object.__hash__\n"
+        "def f(x):\n"
+        "    return E()\n"
+    ),
+    "int_subclass_eq_true": (
+        "class E(int):\n"
+        "    def __eq__(self, other):\n"
+        "        return True\n"
+        "    def __ne__(self, other):\n"
+        "        return False\n"
+        "    __hash__ = int.__hash__\n"
+        "def f(x):\n"
+        "    return E(0)\n"
+    ),
+    "str_subclass_eq_true": (
+        "class E(str):\n"
+        "    def __eq__(self, other):\n"
+        "        return True\n"
+        "    __hash__ = str.__hash__\n"
+        "def f(x):\n"
+        "    return E('nope')\n"
+    ),
+    "list_subclass_lying_iter": (
+        "class E(list):\n"
+        "    def __eq__(self, other):\n"
+        "        return True\n"
+        "    def __iter__(self):\n"
+        "        return iter([2])\n"
+        "def f(x):\n"
+        "    return E([0])\n"
+    ),
+    "class_attribute_liar": (
+        "class E:\n"
+        "    __class__ = property(lambda self: int)\n"
+        "    def __eq__(self, other):\n"
+        "        return True\n"
+        "    __hash__ = object.__hash__\n"
+        "def f(x):\n"
+        "    return E()\n"
+    ),
+    "tuple_subclass_eq_true": (
+        "class E(tuple):\n"
+        "    def __eq__(self, other):\n"
+        "        return True\n"
+        "    __hash__ = tuple.__hash__\n"
+        "def f(x):\n"
+        "    return E((0,))\n"
+    ),
+}
+
+METACLASS_TRICK = (
+    "class Meta(type):\n"
+    "    def __getattribute__(cls, name):\n"
+    "        if name == '__eq__':\n"
+    "            return object.__eq__\n"
+    "        if name == '__ne__':\n"
+    "            return object.__ne__\n"
+    "        return type.__getattribute__(cls, name)\n"
+    "class E(metaclass=Meta):\n"
+    "    def __eq__(self, other):\n"
+    "        return True\n"
+    "    __hash__ = object.__hash__\n"
+    "def f(x):\n"
+    "    return E()\n"
+)
+
+
+@pytest.mark.parametrize("code", list(EQ_TRICKS.values()), ids=list(EQ_TRICKS))
+def test_eq_override_does_not_pass_check(worker, code):
+    records, _ = run_hostile(worker, check_request(code))
+    assert not passed(records)
+    assert first_done(records)["ok"] is False
+
+
+@pytest.mark.parametrize("code", list(EQ_TRICKS.values()), ids=list(EQ_TRICKS))
+def test_eq_override_does_not_pass_asserts(worker, code):
+    request = {
+        "kind": "asserts",
+        "code": code,
+        "asserts": ["assert f(1) == 2"],
+        "guarded_names": ["f"],
+    }
+    records, _ = run_hostile(worker, request)
+    assert not any(r.get("ok") is True for r in records)
+
+
+@pytest.mark.parametrize("code", list(EQ_TRICKS.values()), ids=list(EQ_TRICKS))
+def test_eq_override_in_function_io_decodes_unequal(worker, code):
+    request = {
+        "kind": "function_io",
+        "code": code,
+        "entry_point": "f",
+        "inputs": [[1]],
+        "cpu_limits": 1.0,
+    }
+    records, _ = run_hostile(worker, request)
+    assert records[0] == {"ready": True} and records[-1] == {"done": True}
+    result = records[1]
+    assert result["i"] == 0
+    if "o" in result:
+        value = decode(result["o"])
+        assert value != 2
+        assert not value == 2  # noqa: SIM201
+        assert value != [2]
+    else:
+        assert "e" in result  # could not even be encoded: an error, never a match
+
+
+def test_function_io_opaque_object(worker):
+    request = {
+        "kind": "function_io",
+        "code": EQ_TRICKS["object_eq_true"],
+        "entry_point": "f",
+        "inputs": [[1]],
+        "cpu_limits": 1.0,
+    }
+    records, _ = run(worker, request)
+    value = decode(records[1]["o"])
+    assert isinstance(value, Opaque)
+
+
+@pytest.mark.parametrize("kind", ["check", "asserts"])
+def test_metaclass_hiding_eq_does_not_pass(worker, kind):
+    """A metaclass can make ``type(x).__eq__`` look like ``object.__eq__`` while the real slot
+    returns True, so ``guard_value`` lets the object through. (Fails today: see the report.)"""
+    if kind == "check":
+        records, _ = run_hostile(worker, check_request(METACLASS_TRICK))
+        assert not passed(records)
+    else:
+        request = {
+            "kind": "asserts",
+            "code": METACLASS_TRICK,
+            "asserts": ["assert f(1) == 2"],
+            "guarded_names": ["f"],
+        }
+        records, _ = run_hostile(worker, request)
+        assert not any(r.get("ok") is True for r in records)
+
+
+SHADOW_TRICKS = {
+    "patch_builtins_module": (
+        "import builtins\nbuiltins.abs = lambda x: 0\ndef f(x):\n    return 0.0\n"
+    ),
+    "global_named_abs": "def abs(x):\n    return 0\ndef f(x):\n    return 0.0\n",
+}
+
+
+@pytest.mark.parametrize("kind", ["check", "asserts"])
+@pytest.mark.parametrize("code", list(SHADOW_TRICKS.values()), ids=list(SHADOW_TRICKS))
+def test_shadowing_builtins_used_by_the_test_does_not_pass(worker, code, kind):
+    """HumanEval-style float tests read ``abs(candidate(x) - y) < 1e-6``; a wrong solution that
+    replaces ``abs`` must not pass them. (Fails today: see the report.)"""
+    if kind == "check":
+        test = "def check(candidate):\n    assert abs(candidate(3.5) - 0.5) < 1e-6\n"
+        records, _ = run_hostile(worker, check_request(code, test))
+        assert not passed(records)
+    else:
+        request = {
+            "kind": "asserts",
+            "code": code,
+            "asserts": ["assert abs(f(3.5) - 0.5) < 1e-6"],
+            "guarded_names": ["f"],
+        }
+        records, _ = run_hostile(worker, request)
+        assert not any(r.get("ok") is True for r in records)
+
+
+# ------------------------------------------------------------------------------------------------
+# Pool
+# ------------------------------------------------------------------------------------------------
+
+
+def test_pool_runs_twenty_requests_concurrently():
+    code = "import time\ndef f(x):\n    time.sleep(0.1)\n    return x * x\n"
+
+    def job(w: Worker, n: int):
+        request = {
+            "kind": "function_io",
+            "code": code,
+            "entry_point": "f",
+            "inputs": [[n], [n + 1]],
+            "cpu_limits": 1.0,
+        }
+        started = time.monotonic()
+        records, outcome = run(w, request)
+        return n, records, outcome, (started, time.monotonic())
+
+    with WorkerPool(2) as pool:
+        results = list(pool.imap_unordered(job, range(20)))
+    assert sorted(n for n, *_ in results) == list(range(20))
+    uids = set()
+    for n, records, outcome, _ in results:
+        outputs = [decode(r["o"]) for r in records if "o" in r]
+        assert outputs == [n * n, (n + 1) * (n + 1)]
+        assert records[-1] == {"done": True}
+        assert outcome.exit_code == 0 and outcome.reason is None
+        uids.add(outcome.protections["uid"])
+    assert uids <= {UID_BASE, UID_BASE + 1}
+    spans = sorted(span for *_, span in results)
+    overlapping = any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))
+    assert overlapping, "the two workers never ran at the same time"
