@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import json
+import warnings
 from pathlib import Path
 
 from evolcoder.bench.base import Task
@@ -17,18 +18,25 @@ DATA_KEYS = ("mbpp",)
 TEST_IDS = range(11, 511)
 
 
+def _parse(source: str) -> ast.AST:
+    # MBPP's code has invalid escapes ("\d" in plain strings); Python >= 3.12 warns on stderr.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(source)
+
+
 def called_names(asserts: tuple[str, ...]) -> list[str]:
     """Names of the functions the assert lines call, in order of first use."""
     names: dict[str, None] = {}
     for line in asserts:
-        for node in ast.walk(ast.parse(line)):
+        for node in ast.walk(_parse(line)):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 names.setdefault(node.func.id, None)
     return list(names)
 
 
 def _entry_point(code: str, asserts: tuple[str, ...]) -> str:
-    defined = {n.name for n in ast.walk(ast.parse(code)) if isinstance(n, ast.FunctionDef)}
+    defined = {n.name for n in ast.walk(_parse(code)) if isinstance(n, ast.FunctionDef)}
     for name in called_names(asserts):
         if name in defined:
             return name

@@ -9,7 +9,6 @@ version, written atomically, and readable by its owner only (a sandbox must not 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import pickle
 import tempfile
@@ -19,26 +18,17 @@ from pathlib import Path
 from evolcoder.bench.base import Task
 from evolcoder.bench.compare import NOT_NONE_ENTRY_POINTS
 from evolcoder.data import cache_dir
-from evolcoder.eval.judge import Expected
+from evolcoder.eval.judge import Expected, InputPayloads
 from evolcoder.execution.isolation import Limits
-from evolcoder.execution.values import decode, encode
+from evolcoder.execution.values import decode
 from evolcoder.execution.worker import Worker, WorkerPool
 
-GROUND_TRUTH_VERSION = 1
+GROUND_TRUTH_VERSION = 2  # bump whenever the wire format or the reference run changes
 REFERENCE_SECONDS_PER_INPUT = 60.0
 
 
 class GroundTruthError(RuntimeError):
     pass
-
-
-def write_inputs_file(tasks: list[Task], folder: Path) -> Path:
-    """The stored inputs of ``tasks``, as the sandboxes load them (wire format, one JSON file)."""
-    inputs = {t.task_id: {"base": t.base_inputs, "plus": t.plus_inputs} for t in tasks}
-    path = folder / "inputs.json"
-    with open(path, "w") as f:
-        json.dump(encode(inputs), f)
-    return path
 
 
 def cache_path(benchmark: str, data_sha256: str) -> Path:
@@ -70,7 +60,8 @@ def load_or_compute(
     missing = [t for t in tasks if t.task_id not in cached]
     if missing:
         jobs = [(t, s) for t in missing for s in ("base", "plus")]
-        for task, input_set, expected in pool.imap_unordered(_reference_job(dataset), jobs):
+        payloads = InputPayloads()
+        for task, input_set, expected in pool.imap_unordered(_reference_job(dataset, payloads), jobs):
             cached.setdefault(task.task_id, {})[input_set] = expected
             if progress:
                 progress(1)
@@ -78,15 +69,15 @@ def load_or_compute(
     return {t.task_id: cached[t.task_id] for t in tasks}
 
 
-def _reference_job(dataset: str):
+def _reference_job(dataset: str, payloads: InputPayloads):
     def run(worker: Worker, job: tuple[Task, str]) -> tuple[Task, str, Expected]:
         task, input_set = job
-        return task, input_set, run_reference(worker, task, dataset, input_set)
+        return task, input_set, run_reference(worker, task, dataset, input_set, payloads.get(task, input_set))
 
     return run
 
 
-def run_reference(worker: Worker, task: Task, dataset: str, input_set: str) -> Expected:
+def run_reference(worker: Worker, task: Task, dataset: str, input_set: str, payload: bytes) -> Expected:
     inputs = task.base_inputs if input_set == "base" else task.plus_inputs
     outputs: list = [None] * len(inputs)
     seconds: list[float] = [0.0] * len(inputs)
@@ -111,8 +102,6 @@ def run_reference(worker: Worker, task: Task, dataset: str, input_set: str) -> E
         "kind": "function_io",
         "code": task.reference,
         "entry_point": task.entry_point,
-        "task_id": task.task_id,
-        "input_set": input_set,
         "cpu_limits": REFERENCE_SECONDS_PER_INPUT,
         "fail_fast": False,
         "output_not_none": dataset == "mbpp" and task.entry_point in NOT_NONE_ENTRY_POINTS,
@@ -120,7 +109,7 @@ def run_reference(worker: Worker, task: Task, dataset: str, input_set: str) -> E
     # The reference is trusted: EvalPlus runs it with no memory limit, and Mbpp/255 needs >4 GiB.
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     limits = Limits(cpu_seconds=budget, wall_seconds=budget * 2, memory_bytes=memory, max_output_bytes=1 << 30)
-    outcome = worker.run(request, limits, on_record)
+    outcome = worker.run(request, limits, on_record, payload=payload)
     if errors or len(seen) != len(inputs):
         detail = errors[0] if errors else (outcome.reason or f"exit code {outcome.exit_code}")
         raise GroundTruthError(f"reference solution of {task.task_id} failed on its {input_set} inputs: {detail}")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from evolcoder.bench.base import Task
 from evolcoder.bench.compare import Comparator
 from evolcoder.execution.isolation import Limits
-from evolcoder.execution.values import WireError, decode
+from evolcoder.execution.values import WireError, decode, encode
 from evolcoder.execution.worker import RunOutcome, Worker
 
 PASS, FAIL, TIMEOUT = "pass", "fail", "timeout"
@@ -44,6 +45,22 @@ class SetVerdict:
     failed: list[int] = field(default_factory=list)  # indices of failing tests
     reason: str | None = None
     details: list[bool] | None = None
+
+
+class InputPayloads:
+    """Each task's stored inputs in wire format, encoded once and sent with every request."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str], bytes] = {}
+
+    def get(self, task: Task, input_set: str) -> bytes:
+        key = (task.task_id, input_set)
+        data = self._cache.get(key)
+        if data is None:
+            inputs = task.base_inputs if input_set == "base" else task.plus_inputs
+            data = json.dumps(encode(inputs)).encode()
+            self._cache[key] = data
+        return data
 
 
 @dataclass
@@ -132,6 +149,7 @@ def judge_io(
     solution: str,
     input_set: str,
     expected: Expected,
+    payload: bytes,
     limits: Limits,
     times: TimeLimits,
     fail_fast: bool,
@@ -188,13 +206,11 @@ def judge_io(
         "kind": "function_io",
         "code": solution,
         "entry_point": task.entry_point,
-        "task_id": task.task_id,
-        "input_set": input_set,
         "cpu_limits": per_input,
         "fail_fast": fail_fast,
         "load_cpu_seconds": times.load_seconds,
     }
-    outcome = worker.run(request, run_limits, on_record, idle_timeout)
+    outcome = worker.run(request, run_limits, on_record, idle_timeout, payload)
     details = [bool(r) for r in results]
     failed = [i for i, r in enumerate(results) if r is False]
     if state.get("done") and all(r is True for r in results):

@@ -24,7 +24,15 @@ from evolcoder.bench.base import Task
 from evolcoder.bench.mbpp import called_names
 from evolcoder.data import DATA_FILES, cache_dir, resolve_data_file
 from evolcoder.eval import groundtruth
-from evolcoder.eval.judge import PASS, SetVerdict, TimeLimits, judge_asserts, judge_check, judge_io
+from evolcoder.eval.judge import (
+    PASS,
+    InputPayloads,
+    SetVerdict,
+    TimeLimits,
+    judge_asserts,
+    judge_check,
+    judge_io,
+)
 from evolcoder.eval.passk import default_ks, mean_pass_at_k
 from evolcoder.eval.samples import Sample, read_samples
 from evolcoder.execution.isolation import Limits, Policy
@@ -122,6 +130,7 @@ class _Judge:
         self.expected = expected
         self.times = TimeLimits(min_seconds=config.min_time_limit, factor=config.time_limit_factor)
         self.limits = Limits(memory_bytes=config.memory_mb << 20)
+        self.payloads = InputPayloads()
 
     def __call__(self, worker: Worker, sample: Sample) -> tuple[Sample, SetVerdict, SetVerdict | None]:
         task = self.tasks[sample.task_id]
@@ -134,8 +143,9 @@ class _Judge:
             return sample, base, None
         sets = self.expected[task.task_id]
         args = (self.limits, self.times, fail_fast)
-        base = judge_io(worker, task, self.dataset, sample.solution, "base", sets["base"], *args)
-        plus = judge_io(worker, task, self.dataset, sample.solution, "plus", sets["plus"], *args)
+        base_inputs, plus_inputs = self.payloads.get(task, "base"), self.payloads.get(task, "plus")
+        base = judge_io(worker, task, self.dataset, sample.solution, "base", sets["base"], base_inputs, *args)
+        plus = judge_io(worker, task, self.dataset, sample.solution, "plus", sets["plus"], plus_inputs, *args)
         return sample, base, plus
 
 
@@ -187,37 +197,32 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     workers = config.workers or os.cpu_count() or 1
     dataset = getattr(module, "DATASET", None)
 
-    with tempfile.TemporaryDirectory(prefix="evolcoder-eval-") as tmp:
-        inputs_file = None
-        expected: dict = {}
-        io_tasks = [t for t in tasks.values() if t.kind == "io"]
+    io_tasks = [t for t in tasks.values() if t.kind == "io"]
+    with WorkerPool(workers, policy) as pool:
         if io_tasks and todo:
-            inputs_file = groundtruth.write_inputs_file(io_tasks, Path(tmp))
-        with WorkerPool(workers, policy, inputs_file) as pool:
-            if io_tasks and todo:
-                with tqdm(
-                    total=2 * len(io_tasks), desc="expected outputs", disable=not config.progress, leave=False
-                ) as bar:
-                    expected = groundtruth.load_or_compute(
-                        config.benchmark, dataset, io_tasks, data_sha, pool, bar.update
-                    )
-            judge = _Judge(config, dataset, tasks, expected)
-            with (
-                open(verdict_path, "a", encoding="utf-8") as out,
-                tqdm(
-                    total=len(samples),
-                    initial=len(samples) - len(todo),
-                    desc=f"eval {config.benchmark}",
-                    unit="sample",
-                    disable=not config.progress,
-                ) as bar,
-            ):
-                for sample, base, plus in pool.imap_unordered(judge, todo):
-                    row = _row(run_key, sample, tasks[sample.task_id], base, plus, config.details)
-                    out.write(json.dumps(row) + "\n")
-                    out.flush()
-                    done[sample.key] = row
-                    bar.update(1)
+            with tqdm(
+                total=2 * len(io_tasks), desc="expected outputs", disable=not config.progress, leave=False
+            ) as bar:
+                expected = groundtruth.load_or_compute(config.benchmark, dataset, io_tasks, data_sha, pool, bar.update)
+        else:
+            expected = {}
+        judge = _Judge(config, dataset, tasks, expected)
+        with (
+            open(verdict_path, "a", encoding="utf-8") as out,
+            tqdm(
+                total=len(samples),
+                initial=len(samples) - len(todo),
+                desc=f"eval {config.benchmark}",
+                unit="sample",
+                disable=not config.progress,
+            ) as bar,
+        ):
+            for sample, base, plus in pool.imap_unordered(judge, todo):
+                row = _row(run_key, sample, tasks[sample.task_id], base, plus, config.details)
+                out.write(json.dumps(row) + "\n")
+                out.flush()
+                done[sample.key] = row
+                bar.update(1)
     results = _results(config, samples, done, data_sha, len(all_tasks), probe_sandbox(policy))
     _write_json_atomic(out_dir / "eval_results.json", results)
     return results

@@ -99,12 +99,12 @@ def _define(code: str, filename: str = "<solution>") -> dict:
     return namespace
 
 
-def run_request(request: dict, context: dict, result_fd: int) -> None:
+def run_request(request: dict, payload: bytes, result_fd: int) -> None:
     out = _Writer(result_fd, request.pop("token", ""))
     kind = request["kind"]
     sys.stdin = io.StringIO("")
     if kind == "function_io":
-        _function_io(request, context, out)
+        _function_io(request, payload, out)
     elif kind == "check":
         _check(request, out)
     elif kind == "asserts":
@@ -115,10 +115,11 @@ def run_request(request: dict, context: dict, result_fd: int) -> None:
         out.send({"error": f"unknown request kind {kind!r}"})
 
 
-def _function_io(request: dict, context: dict, out: _Writer) -> None:
+def _function_io(request: dict, payload: bytes, out: _Writer) -> None:
+    """``payload`` holds the inputs (wire format) when the request itself does not."""
     inputs = request.get("inputs")
     if inputs is None:
-        inputs = context["inputs"][request["task_id"]][request["input_set"]]
+        inputs = values.decode(json.loads(payload))
     limits = request["cpu_limits"]
     fail_fast = request.get("fail_fast", True)
     not_none = request.get("output_not_none", False)

@@ -55,12 +55,10 @@ class Worker:
         self,
         slot: int = 0,
         policy: Policy | None = None,
-        inputs_file: Path | None = None,
         preload: Iterable[str] = (),
     ) -> None:
         self.slot = slot
         self.policy = policy or Policy()
-        self.inputs_file = inputs_file
         self.preload = list(preload)
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
@@ -91,7 +89,6 @@ class Worker:
         hello = {
             "slot": self.slot,
             "policy": asdict(self.policy),
-            "inputs_file": str(self.inputs_file) if self.inputs_file else None,
             "preload": self.preload,
         }
         send_message(parent, hello)
@@ -114,6 +111,7 @@ class Worker:
         limits: Limits,
         on_record: RecordHandler | None = None,
         idle_timeout: IdleTimeout | None = None,
+        payload: bytes = b"",
     ) -> RunOutcome:
         """Run one request in a fresh sandbox; records go to ``on_record`` as they arrive."""
         if self._proc is None or self._proc.poll() is not None:
@@ -126,23 +124,21 @@ class Worker:
             token = secrets.token_hex(16)
             message = dict(request, limits=asdict(limits), token=token)
             try:
-                send_message(self._sock, message, [result_w, status_w, cancel_r])
+                send_message(self._sock, message, [result_w, status_w, cancel_r], payload)
             except OSError:
                 # The fork server died (it should not); start a fresh one and try once more.
                 self.close()
                 self._start()
-                send_message(self._sock, message, [result_w, status_w, cancel_r])
+                send_message(self._sock, message, [result_w, status_w, cancel_r], payload)
         finally:
             for fd in (result_w, status_w, cancel_r):
                 os.close(fd)
         try:
+            # _follow owns cancel_w (closing it is how a run is cancelled) and closes it once.
             return _follow(result_r, status_r, cancel_w, limits, on_record, idle_timeout, token)
         finally:
-            for fd in (result_r, status_r, cancel_w):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            os.close(result_r)
+            os.close(status_r)
 
 
 def _follow(
@@ -192,43 +188,47 @@ def _follow(
         if on_record is not None and not on_record(record):
             cancel("stopped by the harness")
 
-    while status_r in watched or result_r in watched:
-        now = time.monotonic()
-        timeout = hard_deadline - now
-        if idle_timeout is not None and not cancelled:
-            idle = idle_timeout()
-            if idle is not None:
-                timeout = min(timeout, last_record + idle - now)
-        if status_r not in watched:
-            timeout = min(timeout, 0.2)  # the status is in; take what is left, then stop
-        if timeout <= 0:
+    try:
+        while status_r in watched or result_r in watched:
+            now = time.monotonic()
+            timeout = hard_deadline - now
+            if idle_timeout is not None and not cancelled:
+                idle = idle_timeout()
+                if idle is not None:
+                    timeout = min(timeout, last_record + idle - now)
             if status_r not in watched:
+                timeout = min(timeout, 0.2)  # the status is in; take what is left, then stop
+            if timeout <= 0:
+                if status_r not in watched:
+                    break
+                cancel("test wall-clock limit exceeded" if now < hard_deadline else "harness timeout")
+                if now >= hard_deadline + 5:
+                    break
+                timeout = 1.0
+            ready, _, _ = select.select(watched, [], [], timeout)
+            if not ready and status_r not in watched:
                 break
-            cancel("test wall-clock limit exceeded" if now < hard_deadline else "harness timeout")
-            if now >= hard_deadline + 5:
-                break
-            timeout = 1.0
-        ready, _, _ = select.select(watched, [], [], timeout)
-        if not ready and status_r not in watched:
-            break
-        if result_r in ready:
-            chunk = os.read(result_r, 1 << 20)
-            if not chunk:
-                watched.remove(result_r)
-            received += len(chunk)
-            buffer += chunk
-            while (newline := buffer.find(b"\n")) >= 0:
-                handle_line(bytes(buffer[:newline]))
-                del buffer[: newline + 1]
-            if len(buffer) > MAX_RECORD_BYTES or received > MAX_RESULT_BYTES:
-                outcome.protocol_error = "the sandbox sent too much data"
-                cancel("protocol error")
-                buffer.clear()
-        if status_r in ready:
-            chunk = os.read(status_r, 1 << 16)
-            status_data += chunk
-            if not chunk:
-                watched.remove(status_r)
+            if result_r in ready:
+                chunk = os.read(result_r, 1 << 20)
+                if not chunk:
+                    watched.remove(result_r)
+                received += len(chunk)
+                buffer += chunk
+                while (newline := buffer.find(b"\n")) >= 0:
+                    handle_line(bytes(buffer[:newline]))
+                    del buffer[: newline + 1]
+                if len(buffer) > MAX_RECORD_BYTES or received > MAX_RESULT_BYTES:
+                    outcome.protocol_error = "the sandbox sent too much data"
+                    cancel("protocol error")
+                    buffer.clear()
+            if status_r in ready:
+                chunk = os.read(status_r, 1 << 16)
+                status_data += chunk
+                if not chunk:
+                    watched.remove(status_r)
+    finally:
+        if not cancelled:
+            os.close(cancel_w)
     _apply_status(outcome, bytes(status_data))
     return outcome
 
@@ -253,11 +253,11 @@ class WorkerPool:
         self,
         n_workers: int | None = None,
         policy: Policy | None = None,
-        inputs_file: Path | None = None,
         preload: Iterable[str] = (),
+        first_slot: int = 0,
     ) -> None:
         self.n_workers = n_workers or os.cpu_count() or 1
-        self._make = lambda slot: Worker(slot, policy, inputs_file, preload)
+        self._make = lambda slot: Worker(first_slot + slot, policy, preload)
         self._local = threading.local()
         self._workers: list[Worker] = []
         self._lock = threading.Lock()

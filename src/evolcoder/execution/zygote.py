@@ -1,14 +1,14 @@
 """The fork server: a clean, warm Python process that forks one sandbox per request.
 
-Started by the harness as ``python -I -m evolcoder.execution.zygote FD``. It loads what every run
-needs (stored test inputs, modules to pre-import) once, then for each request forks:
+Started by the harness as ``python -I -m evolcoder.execution.zygote FD``. It pre-imports what every run
+needs once, then for each request forks:
 
     zygote ── supervisor (enters new namespaces, enforces wall time and output size)
                   └── sandbox (pid 1 of its pid namespace: limits, no privileges, runs the driver)
 
 When the sandbox process ends, the kernel kills everything left in its pid namespace, so nothing
-it started survives it. The zygote never holds expected outputs: a forked sandbox inherits its
-memory, and must not find the answers there.
+it started survives it. The zygote stays small (forks are cheap) and never holds expected outputs: a forked sandbox
+inherits its memory, and must not find the answers there. Test inputs come with each request.
 
 Pipes per request, created by the harness and passed over the control socket:
 ``result`` (sandbox → harness, JSON lines), ``status`` (supervisor → harness, one final line the
@@ -28,49 +28,58 @@ import sys
 import time
 
 from evolcoder.execution import driver, isolation
-from evolcoder.execution.values import decode
 
-HEADER = struct.Struct("!I")
+HEADER = struct.Struct("!II")  # JSON message length, payload length
 N_FDS = 3
 
 
-def recv_message(sock: socket.socket) -> tuple[dict | None, list[int]]:
+def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
+    data = bytearray()
+    while len(data) < size:
+        chunk = sock.recv(min(size - len(data), 1 << 20))
+        if not chunk:
+            return None
+        data += chunk
+    return bytes(data)
+
+
+def recv_message(sock: socket.socket) -> tuple[dict | None, list[int], bytes]:
+    """One message: a JSON object, up to three passed file descriptors and a raw payload."""
     head, fds, _flags, _addr = socket.recv_fds(sock, HEADER.size, N_FDS)
     if not head:
-        return None, fds
-    while len(head) < HEADER.size:
-        more = sock.recv(HEADER.size - len(head))
-        if not more:
-            return None, fds
-        head += more
-    (size,) = HEADER.unpack(head)
-    body = bytearray()
-    while len(body) < size:
-        chunk = sock.recv(min(size - len(body), 1 << 20))
-        if not chunk:
-            return None, fds
-        body += chunk
-    return json.loads(body), fds
+        return None, fds, b""
+    rest = _recv_exact(sock, HEADER.size - len(head)) if len(head) < HEADER.size else b""
+    if rest is None:
+        return None, fds, b""
+    size, payload_size = HEADER.unpack(head + rest)
+    body = _recv_exact(sock, size)
+    payload = _recv_exact(sock, payload_size)
+    if body is None or payload is None:
+        return None, fds, b""
+    return json.loads(body), fds, payload
 
 
-def send_message(sock: socket.socket, message: dict, fds: list[int] = ()) -> None:
+def send_message(sock: socket.socket, message: dict, fds: list[int] = (), payload: bytes = b"") -> None:
     body = json.dumps(message).encode()
-    socket.send_fds(sock, [HEADER.pack(len(body))], list(fds))
+    socket.send_fds(sock, [HEADER.pack(len(body), len(payload))], list(fds))
     sock.sendall(body)
+    if payload:
+        sock.sendall(payload)
 
 
 def main() -> None:
     sock = socket.socket(fileno=int(sys.argv[1]))
-    hello, _ = recv_message(sock)
+    hello, _, _ = recv_message(sock)
     if hello is None:
         return
-    context = _load_context(hello)
+    for module in hello.get("preload", []):
+        importlib.import_module(module)
     policy = isolation.Policy(**_tuples(hello["policy"]))
     slot = int(hello["slot"])
     # Children are reaped by the kernel; the supervisor resets this after fork.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     while True:
-        request, fds = recv_message(sock)
+        request, fds, payload = recv_message(sock)
         if request is None:
             return
         limits = isolation.Limits(**request.pop("limits"))
@@ -78,7 +87,7 @@ def main() -> None:
         if pid == 0:
             try:
                 sock.close()
-                _supervise(request, limits, policy, slot, context, *fds)
+                _supervise(request, payload, limits, policy, slot, *fds)
             finally:
                 os._exit(70)
         for fd in fds:
@@ -91,18 +100,7 @@ def _tuples(d: dict) -> dict:
     }
 
 
-def _load_context(hello: dict) -> dict:
-    for module in hello.get("preload", []):
-        importlib.import_module(module)
-    context: dict = {}
-    path = hello.get("inputs_file")
-    if path:
-        with open(path) as f:
-            context["inputs"] = decode(json.load(f))
-    return context
-
-
-def _supervise(request, limits, policy, slot, context, result_fd, status_fd, cancel_fd) -> None:
+def _supervise(request, payload, limits, policy, slot, result_fd, status_fd, cancel_fd) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     started = time.monotonic()
     os.setsid()
@@ -124,7 +122,7 @@ def _supervise(request, limits, policy, slot, context, result_fd, status_fd, can
             os.close(status_fd)
             os.close(cancel_fd)
             os.close(out_r)
-            _sandbox(request, limits, policy, uid, context, result_fd, out_w, in_namespaces, workdir, protections)
+            _sandbox(request, payload, limits, policy, uid, result_fd, out_w, in_namespaces, workdir, protections)
             code = 0
         except BaseException:
             import traceback
@@ -206,7 +204,7 @@ def _watch(child: int, limits, started: float, out_r: int, cancel_fd: int) -> di
     }
 
 
-def _sandbox(request, limits, policy, uid, context, result_fd, out_w, in_namespaces, workdir, protections) -> None:
+def _sandbox(request, payload, limits, policy, uid, result_fd, out_w, in_namespaces, workdir, protections) -> None:
     """Runs as the sandboxed process: isolate, then hand over to the driver."""
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -230,7 +228,7 @@ def _sandbox(request, limits, policy, uid, context, result_fd, out_w, in_namespa
         isolation.install_audit_hook(protections)
     # Sent before any untrusted code runs, so the harness can trust this first record.
     driver.send_record(result_fd, {"protections": protections.as_dict()}, request.get("token", ""))
-    driver.run_request(request, context, result_fd)
+    driver.run_request(request, payload, result_fd)
 
 
 if __name__ == "__main__":
