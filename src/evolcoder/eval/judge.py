@@ -8,6 +8,7 @@ from typing import Any
 
 from evolcoder.bench.base import Task
 from evolcoder.bench.compare import Comparator
+from evolcoder.execution.driver import BATCH_RECORDS, BATCH_SECONDS
 from evolcoder.execution.isolation import Limits
 from evolcoder.execution.values import WireError, decode, encode
 from evolcoder.execution.worker import RunOutcome, Worker
@@ -195,8 +196,12 @@ def judge_io(
     def idle_timeout() -> float:
         if not state["ready"]:
             return times.load_seconds * times.wall_factor + times.wall_slack
-        i = min(state["next"], n - 1) if n else 0
-        return per_input[i] * times.wall_factor + times.wall_slack if n else times.wall_slack
+        if not n:
+            return times.wall_slack
+        # Records arrive in batches (driver.BATCH_RECORDS), so the test running now may be a
+        # batch ahead of the last one received: allow the slowest of the next batches.
+        window = per_input[state["next"] : state["next"] + 2 * BATCH_RECORDS] or per_input[-1:]
+        return max(window) * times.wall_factor + times.wall_slack + BATCH_SECONDS
 
     cpu_budget = min(times.per_task_seconds, sum(per_input)) + times.load_seconds + 1
     run_limits = Limits(

@@ -149,6 +149,16 @@ class _Judge:
         return sample, base, plus
 
 
+def _longest_first(todo: list[Sample], expected: dict) -> list[Sample]:
+    """Start the samples of slow tasks first (by the reference's time), so no long one is last."""
+
+    def reference_seconds(sample: Sample) -> float:
+        sets = expected.get(sample.task_id, {})
+        return sum(sum(e.seconds) for e in sets.values())
+
+    return sorted(todo, key=reference_seconds, reverse=True)
+
+
 def _row(run_key: str, sample: Sample, task: Task, base: SetVerdict, plus: SetVerdict | None, details: bool) -> dict:
     row = {
         "run": run_key,
@@ -207,6 +217,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
         else:
             expected = {}
         judge = _Judge(config, dataset, tasks, expected)
+        todo = _longest_first(todo, expected)
         with (
             open(verdict_path, "a", encoding="utf-8") as out,
             tqdm(

@@ -126,6 +126,28 @@ def _int_wire(x: int) -> Any:
     return {_INT: format(x, "x")}
 
 
+_SMALL_INT = 1 << 62
+
+
+def _all_json_scalars(items: list | tuple) -> bool:
+    """Every item is an exact str, bool, None, small int or finite float: JSON carries it as is.
+
+    The common big outputs (lists of numbers or strings) then skip the per-item encoding.
+    """
+    for x in items:
+        t = type(x)
+        if t is str or t is bool or x is None:
+            continue
+        if t is int:
+            if -_SMALL_INT < x < _SMALL_INT:
+                continue
+            return False
+        if t is float and x - x == 0.0:  # finite
+            continue
+        return False
+    return True
+
+
 def encode_output(value: Any) -> Any:
     """``encode`` for a returned value, with huge plain outputs reduced to a digest.
 
@@ -160,9 +182,9 @@ def encode(value: Any, depth: int = 0) -> Any:
     if t is float:
         return _float_wire(value)
     if t is list:
-        return [encode(v, depth + 1) for v in value]
+        return value if _all_json_scalars(value) else [encode(v, depth + 1) for v in value]
     if t is tuple:
-        return {_TUPLE: [encode(v, depth + 1) for v in value]}
+        return {_TUPLE: list(value) if _all_json_scalars(value) else [encode(v, depth + 1) for v in value]}
     if t is dict:
         return {_DICT: [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()]}
     if t is set:
@@ -261,6 +283,8 @@ def _decode(data: Any, depth: int = 0) -> Any:
     if data is None or isinstance(data, (bool, int, float, str)):
         return data
     if isinstance(data, list):
+        if all(type(v) is not list and type(v) is not dict for v in data):
+            return data  # only scalars, which decode to themselves
         return [_decode(v, depth + 1) for v in data]
     if not isinstance(data, dict) or not data:
         raise WireError(f"unexpected wire value {data!r:.80}")
