@@ -1,4 +1,8 @@
-"""Shared test set-up: the real benchmark data folder, required (a missing folder fails)."""
+"""Shared test set-up: the real benchmark data folder is required (missing fails, never skips).
+
+``EVOLCODER_DATA_DIR`` defaults to ``../shared/data`` beside the repository; tests read it back
+with ``evolcoder.data.fetch.data_dir_from_env()``.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def data_dir() -> Path:
-    folder = Path(os.environ.get("EVOLCODER_DATA_DIR") or REPO.parent / "shared" / "data")
-    if not (folder / "HumanEval.jsonl.gz").exists():
-        pytest.fail(f"benchmark data folder {folder} is missing; set EVOLCODER_DATA_DIR")
-    return folder
-
-
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("EVOLCODER_DATA_DIR", str(REPO.parent / "shared" / "data"))
+    folder = Path(os.environ["EVOLCODER_DATA_DIR"])
+    if not (folder / "HumanEval.jsonl.gz").is_file():
+        raise pytest.UsageError(f"benchmark data folder {folder} is missing; set EVOLCODER_DATA_DIR")

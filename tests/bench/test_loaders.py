@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,23 +10,14 @@ from evolcoder.bench import BENCHMARKS, get_benchmark
 from evolcoder.bench.base import Task
 from evolcoder.bench.mbpp import called_names
 from evolcoder.bench.mbpp_plus import rebuild_inputs
-
-
-def data_dir() -> Path:
-    """The shared benchmark data: $EVOLCODER_DATA_DIR, else <repo>/../shared/data."""
-    env = os.environ.get("EVOLCODER_DATA_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    if not path.is_dir():
-        pytest.fail(f"benchmark data folder {path} is missing (set EVOLCODER_DATA_DIR)")
-    return path
-
+from evolcoder.data.fetch import data_dir_from_env
 
 _loaded: dict[str, list[Task]] = {}
 
 
 def tasks_of(benchmark: str) -> list[Task]:
     if benchmark not in _loaded:
-        _loaded[benchmark] = get_benchmark(benchmark).load(data_dir())
+        _loaded[benchmark] = get_benchmark(benchmark).load(data_dir_from_env())
     return _loaded[benchmark]
 
 
@@ -160,7 +150,7 @@ def test_rebuild_inputs_leaves_unknown_tasks_alone() -> None:
 
 
 def test_load_reads_the_data_dir_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EVOLCODER_DATA_DIR", str(data_dir()))
+    monkeypatch.setenv("EVOLCODER_DATA_DIR", str(data_dir_from_env()))
     assert len(get_benchmark("humaneval").load()) == 164
 
 

@@ -21,9 +21,7 @@ from evolcoder.data import (
     verify_all,
 )
 
-SHARED_DATA = Path(
-    os.environ.get("EVOLCODER_DATA_DIR") or Path(__file__).parents[2].parent / "shared" / "data"
-)
+SHARED_DATA = Path(os.environ.get("EVOLCODER_DATA_DIR") or Path(__file__).parents[2].parent / "shared" / "data")
 VERIFIED_KEYS = [key for key, entry in DATA_FILES.items() if entry.sha256 is not None]
 HUMANEVAL = DATA_FILES["humaneval"]
 
@@ -149,9 +147,7 @@ def test_registry_checksums_match_the_shared_files(shared: Path, key: str) -> No
 # --- data-folder mode -------------------------------------------------------------------------
 
 
-def test_folder_mode_returns_the_verified_file(
-    shared: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_folder_mode_returns_the_verified_file(shared: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     expected = shared / HUMANEVAL.filename
     assert resolve_data_file("humaneval", shared) == expected
     assert resolve_data_file("humaneval", str(shared)) == expected
@@ -224,9 +220,7 @@ def test_cache_dir_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert (tmp_path / "home" / ".cache" / "evolcoder").stat().st_mode & 0o777 == 0o700
 
 
-def test_cache_downloads_once_then_reuses(
-    cache: Path, shared: Path, serve: Callable[[Path], _Server]
-) -> None:
+def test_cache_downloads_once_then_reuses(cache: Path, shared: Path, serve: Callable[[Path], _Server]) -> None:
     server = serve(shared)
     url = f"{server.url}/{HUMANEVAL.filename}"
     path = resolve_data_file("humaneval", url=url)
@@ -241,9 +235,7 @@ def test_cache_downloads_once_then_reuses(
     assert verify_all()["humaneval"] == "ok"
 
 
-def test_cache_downloads_into_a_subfolder(
-    cache: Path, shared: Path, serve: Callable[[Path], _Server]
-) -> None:
+def test_cache_downloads_into_a_subfolder(cache: Path, shared: Path, serve: Callable[[Path], _Server]) -> None:
     server = serve(shared)
     path = resolve_data_file("seaborn_tips", url=f"{server.url}/seaborn-data/tips.csv")
     assert path == cache / "seaborn-data" / "tips.csv"
@@ -287,18 +279,14 @@ def test_cache_server_down_names_url_and_env_var(cache: Path) -> None:
     assert list(cache.iterdir()) == []
 
 
-def test_cache_no_download_when_turned_off(
-    cache: Path, shared: Path, serve: Callable[[Path], _Server]
-) -> None:
+def test_cache_no_download_when_turned_off(cache: Path, shared: Path, serve: Callable[[Path], _Server]) -> None:
     server = serve(shared)
     with pytest.raises(DataError, match="downloading is turned off"):
         resolve_data_file("humaneval", download=False, url=f"{server.url}/{HUMANEVAL.filename}")
     assert server.requests == []
 
 
-def test_cache_corrupt_file_is_downloaded_again(
-    cache: Path, shared: Path, serve: Callable[[Path], _Server]
-) -> None:
+def test_cache_corrupt_file_is_downloaded_again(cache: Path, shared: Path, serve: Callable[[Path], _Server]) -> None:
     source = shared / HUMANEVAL.filename
     _corrupt_copy(source, cache / HUMANEVAL.filename)
     assert verify_all()["humaneval"] == "checksum mismatch"
@@ -327,8 +315,6 @@ def test_cache_file_without_checksum_gets_a_json_sanity_check(
         resolve_data_file("code_alpaca_20k", url=url)
     assert not (cache / "code_alpaca_20k.json").exists()
 
-    (served / "code_alpaca_20k.json").write_text(
-        '[{"instruction": "x", "input": "", "output": "y"}]'
-    )
+    (served / "code_alpaca_20k.json").write_text('[{"instruction": "x", "input": "", "output": "y"}]')
     path = resolve_data_file("code_alpaca_20k", url=url)
     assert path.read_bytes() == (served / "code_alpaca_20k.json").read_bytes()

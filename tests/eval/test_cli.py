@@ -15,15 +15,7 @@ import pytest
 
 from evolcoder.bench import get_benchmark
 from evolcoder.bench.base import Task
-
-
-def data_dir() -> Path:
-    """The shared benchmark data: $EVOLCODER_DATA_DIR, else <repo>/../shared/data."""
-    env = os.environ.get("EVOLCODER_DATA_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    if not path.is_dir():
-        pytest.fail(f"benchmark data folder {path} is missing (set EVOLCODER_DATA_DIR)")
-    return path
+from evolcoder.data.fetch import data_dir_from_env
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +26,7 @@ def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def _environment(cache_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVOLCODER_CACHE_DIR", str(cache_root))
-    monkeypatch.setenv("EVOLCODER_DATA_DIR", str(data_dir()))
+    monkeypatch.setenv("EVOLCODER_DATA_DIR", str(data_dir_from_env()))
 
 
 def command(*args: str) -> list[str]:
@@ -60,7 +52,7 @@ def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> s
 
 
 def humaneval(n: int) -> list[Task]:
-    return get_benchmark("humaneval").load(data_dir())[:n]
+    return get_benchmark("humaneval").load(data_dir_from_env())[:n]
 
 
 def write_rows(path: Path, rows: list[dict]) -> Path:
@@ -184,7 +176,7 @@ def test_a_small_run_prints_pass_at_k_and_writes_results(tmp_path: Path) -> None
 
 
 def test_a_plus_run_prints_base_and_plus_rows(tmp_path: Path) -> None:
-    tasks = get_benchmark("mbpp+").load(data_dir())[:2]
+    tasks = get_benchmark("mbpp+").load(data_dir_from_env())[:2]
     rows = [{"task_id": t.task_id, "solution": t.reference} for t in tasks]
     samples = write_rows(tmp_path / "gen.jsonl", rows)
     out_dir = tmp_path / "results"

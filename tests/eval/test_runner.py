@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import textwrap
 from collections import Counter
 from pathlib import Path
@@ -17,21 +16,13 @@ import pytest
 
 from evolcoder.bench import get_benchmark
 from evolcoder.bench.base import Task
+from evolcoder.data.fetch import data_dir_from_env
 from evolcoder.eval.runner import EvalConfig, evaluate, read_done
 from evolcoder.execution.values import to_jsonable
 
 BENCHMARKS = ["humaneval", "humaneval+", "mbpp", "mbpp+"]
 SUBSET = 8  # tasks per benchmark in the quick tests
 ENTRY_KEYS = {"task_id", "solution", "base_status", "plus_status", "base_fail_tests", "plus_fail_tests"}
-
-
-def data_dir() -> Path:
-    """The shared benchmark data: $EVOLCODER_DATA_DIR, else <repo>/../shared/data."""
-    env = os.environ.get("EVOLCODER_DATA_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    if not path.is_dir():
-        pytest.fail(f"benchmark data folder {path} is missing (set EVOLCODER_DATA_DIR)")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +40,7 @@ _loaded: dict[str, list[Task]] = {}
 
 def tasks_of(benchmark: str) -> list[Task]:
     if benchmark not in _loaded:
-        _loaded[benchmark] = get_benchmark(benchmark).load(data_dir())
+        _loaded[benchmark] = get_benchmark(benchmark).load(data_dir_from_env())
     return _loaded[benchmark]
 
 
@@ -67,7 +58,7 @@ def config(benchmark: str, samples: Path, **overrides) -> EvalConfig:
         benchmark=benchmark,
         samples=samples,
         output_dir=samples.parent / "out",
-        data_dir=data_dir(),
+        data_dir=data_dir_from_env(),
         workers=2,
         progress=False,
     )

@@ -3,38 +3,29 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from evolcoder.bench import get_benchmark
 from evolcoder.bench.base import Task
+from evolcoder.data.fetch import data_dir_from_env
 from evolcoder.eval.samples import InputError, Sample, normalize_task_id, read_samples
-
-
-def data_dir() -> Path:
-    """The shared benchmark data: $EVOLCODER_DATA_DIR, else <repo>/../shared/data."""
-    env = os.environ.get("EVOLCODER_DATA_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    if not path.is_dir():
-        pytest.fail(f"benchmark data folder {path} is missing (set EVOLCODER_DATA_DIR)")
-    return path
 
 
 @pytest.fixture(scope="module")
 def humaneval() -> dict[str, Task]:
-    return {t.task_id: t for t in get_benchmark("humaneval").load(data_dir())}
+    return {t.task_id: t for t in get_benchmark("humaneval").load(data_dir_from_env())}
 
 
 @pytest.fixture(scope="module")
 def mbpp() -> dict[str, Task]:
-    return {t.task_id: t for t in get_benchmark("mbpp").load(data_dir())}
+    return {t.task_id: t for t in get_benchmark("mbpp").load(data_dir_from_env())}
 
 
 @pytest.fixture(scope="module")
 def mbpp_plus() -> dict[str, Task]:
-    return {t.task_id: t for t in get_benchmark("mbpp+").load(data_dir())}
+    return {t.task_id: t for t in get_benchmark("mbpp+").load(data_dir_from_env())}
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:

@@ -92,9 +92,7 @@ def assert_healthy(worker: Worker) -> None:
     assert outcome.exit_code == 0 and outcome.reason is None
 
 
-def run_hostile(
-    worker: Worker, request: dict, limits: Limits = FAST
-) -> tuple[list[dict], RunOutcome]:
+def run_hostile(worker: Worker, request: dict, limits: Limits = FAST) -> tuple[list[dict], RunOutcome]:
     """Run a hostile request; the fork server must survive it and serve a normal run afterwards."""
     server = zygote_pid(worker)
     records, outcome = run(worker, request, limits)
@@ -254,9 +252,7 @@ def test_cpu_limit_stops_the_program_at_cpu_seconds(worker):
 
 def test_infinite_loop_in_candidate_during_check(worker):
     code = "def f(x):\n    while True:\n        pass\n"
-    records, outcome = run_hostile(
-        worker, check_request(code), Limits(wall_seconds=10, cpu_seconds=1)
-    )
+    records, outcome = run_hostile(worker, check_request(code), Limits(wall_seconds=10, cpu_seconds=1))
     assert not passed(records)
     assert outcome.reason == "cpu time limit exceeded"
 
@@ -293,9 +289,7 @@ def test_function_io_endless_definition(worker):
 def test_sleep_hits_the_wall_limit(worker):
     limits = Limits(wall_seconds=2, cpu_seconds=1, memory_bytes=1 << 30)
     started = time.monotonic()
-    records, outcome = run_hostile(
-        worker, check_request("import time\ntime.sleep(100)\n" + RIGHT), limits
-    )
+    records, outcome = run_hostile(worker, check_request("import time\ntime.sleep(100)\n" + RIGHT), limits)
     assert time.monotonic() - started < 5
     assert not passed(records)
     assert outcome.reason == "wall time limit exceeded"
@@ -326,9 +320,7 @@ def test_real_fork_bomb_is_contained(bare_worker):
 
 
 def test_spinning_fork_bomb_is_contained(bare_worker):
-    code = (
-        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
-    )
+    code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
     limits = Limits(wall_seconds=3, cpu_seconds=1, memory_bytes=1 << 30)
     records, outcome = run_hostile(bare_worker, script(code), limits)
     assert not passed(records)
@@ -472,9 +464,7 @@ def test_output_flood_through_print_in_a_script(worker):
 
 def test_output_flood_through_print_in_check_is_swallowed_but_still_fails(worker):
     code = "while True:\n    print('y' * 1000)\n" + RIGHT
-    records, outcome = run_hostile(
-        worker, check_request(code), Limits(wall_seconds=4, cpu_seconds=1)
-    )
+    records, outcome = run_hostile(worker, check_request(code), Limits(wall_seconds=4, cpu_seconds=1))
     assert not passed(records)
     assert outcome.output_head == ""  # print went to the sink
     assert outcome.reason in ("cpu time limit exceeded", "wall time limit exceeded")
@@ -550,17 +540,12 @@ def test_writing_to_the_harness_tmp_stays_private(worker):
     with open(sentinel, "w") as f:
         f.write("host secret")
     code = (
-        f"with open({probe!r}, 'w') as f:\n"
-        "    f.write('escaped')\n"
-        f"with open({sentinel!r}) as f:\n"
-        "    print(f.read())\n"
+        f"with open({probe!r}, 'w') as f:\n    f.write('escaped')\nwith open({sentinel!r}) as f:\n    print(f.read())\n"
     )
     try:
         records, outcome = run_hostile(worker, script(code))
         assert not passed(records)
-        assert first_done(records)["e"].startswith(
-            "FileNotFoundError"
-        )  # the harness's /tmp is not there
+        assert first_done(records)["e"].startswith("FileNotFoundError")  # the harness's /tmp is not there
         assert "host secret" not in outcome.output_head
         assert not os.path.exists(probe)
     finally:
@@ -605,11 +590,7 @@ def test_file_size_limit(worker):
 
 def test_private_tmp_size_limit(worker):
     limits = Limits(wall_seconds=5, cpu_seconds=1, memory_bytes=1 << 30, tmp_bytes=1 << 20)
-    code = (
-        "with open('/tmp/fill', 'wb') as f:\n"
-        "    for _ in range(64):\n"
-        "        f.write(bytes(1 << 16))\n"
-    )
+    code = "with open('/tmp/fill', 'wb') as f:\n    for _ in range(64):\n        f.write(bytes(1 << 16))\n"
     records, _ = run_hostile(worker, script(code), limits)
     assert not passed(records)
     assert "No space left" in first_done(records)["e"]
@@ -699,11 +680,7 @@ def accepted_nothing(server: socket.socket) -> bool:
 
 def test_socket_to_a_local_server_fails(any_worker, listener):
     port = listener.getsockname()[1]
-    code = (
-        "import socket\n"
-        f"s = socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
-        "s.sendall(b'escaped')\n"
-    )
+    code = f"import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=1)\ns.sendall(b'escaped')\n"
     records, _ = run_hostile(any_worker, script(code))
     assert not passed(records)
     error = first_done(records)["e"]
@@ -907,9 +884,7 @@ def test_metaclass_hiding_eq_does_not_pass(worker, kind):
 
 
 SHADOW_TRICKS = {
-    "patch_builtins_module": (
-        "import builtins\nbuiltins.abs = lambda x: 0\ndef f(x):\n    return 0.0\n"
-    ),
+    "patch_builtins_module": ("import builtins\nbuiltins.abs = lambda x: 0\ndef f(x):\n    return 0.0\n"),
     "global_named_abs": "def abs(x):\n    return 0\ndef f(x):\n    return 0.0\n",
 }
 
