@@ -78,6 +78,52 @@ def eval_command(
     print(f"results: {cfg.resolved_output_dir() / 'eval_results.json'}")
 
 
+@app.command("generate")
+def generate_command(
+    benchmark: Annotated[str | None, typer.Option(help="humaneval, humaneval+, mbpp or mbpp+")] = None,
+    output: Annotated[Path | None, typer.Option(help="Samples JSONL to append to (resumes)")] = None,
+    backend: Annotated[str | None, typer.Option(help="Model backend (llamacpp)")] = None,
+    model: Annotated[str | None, typer.Option(help="'default' (embedded SmolLM2-135M) or a .gguf path")] = None,
+    prompt_style: Annotated[str | None, typer.Option(help="paper, chat or base")] = None,
+    n: Annotated[int | None, typer.Option(help="Samples per task")] = None,
+    temperature: Annotated[float | None, typer.Option(help="0 = greedy")] = None,
+    top_p: Annotated[float | None, typer.Option()] = None,
+    max_new_tokens: Annotated[int | None, typer.Option()] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first K tasks")] = None,
+    task_ids: Annotated[list[str] | None, typer.Option(help="Only these tasks (repeatable)")] = None,
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file with these options")] = None,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,
+) -> None:
+    """Sample solutions from a model into an EvalPlus samples file (raw text kept beside)."""
+    from evolcoder.config import build_config
+    from evolcoder.generate.runner import GenerateConfig, generate
+
+    flags = dict(
+        benchmark=benchmark,
+        output=output,
+        backend=backend,
+        model=model,
+        prompt_style=prompt_style,
+        n=n,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        limit=limit,
+        task_ids=task_ids or None,
+        data_dir=data_dir,
+        progress=progress,
+    )
+    try:
+        cfg = build_config(GenerateConfig, config, flags)
+        path = generate(cfg)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    print(f"samples: {path}")
+
+
 def print_pass_at_k(results: dict) -> None:
     table = Table(title=f"{results['benchmark']} pass@k")
     table.add_column("tests")
@@ -90,7 +136,7 @@ def print_pass_at_k(results: dict) -> None:
     name = results["benchmark"].rstrip("+")
     for label, scores in (("base", results["pass_at_k"]["base"]), ("base + plus", results["pass_at_k"]["plus"])):
         if scores:
-            title = f"{name} ({label})" if results["benchmark"].endswith("+") else name
+            title = f"{results['benchmark']} ({label})" if results["benchmark"].endswith("+") else name
             table.add_row(title, *[f"{100 * scores[k]:.1f}" for k in ks], tasks, str(results["n_samples"]))
     Console().print(table)
 

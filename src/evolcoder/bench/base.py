@@ -24,6 +24,7 @@ class Task:
     entry_point: str
     reference: str  # the canonical solution as a whole program
     kind: str
+    description: str = ""  # the problem in words (MBPP); HumanEval's is in its prompt
     test: str = ""  # kind "check"
     setup: str = ""  # kind "asserts"
     asserts: tuple[str, ...] = ()

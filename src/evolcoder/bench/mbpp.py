@@ -59,6 +59,7 @@ def load(data_dir: Path | str | None = None) -> list[Task]:
                     entry_point=_entry_point(row["code"], asserts),
                     reference=row["code"],
                     kind="asserts",
+                    description=row["text"],
                     setup=row["test_setup_code"],
                     asserts=asserts,
                 )

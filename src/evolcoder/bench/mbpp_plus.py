@@ -131,6 +131,7 @@ def load(data_dir: Path | str | None = None) -> list[Task]:
                 entry_point=row["entry_point"],
                 reference=row["prompt"] + row["canonical_solution"],
                 kind="io",
+                description=row["prompt"].strip().strip('"').strip(),
                 base_inputs=rebuild_inputs(task_id, row["base_input"]),
                 plus_inputs=rebuild_inputs(task_id, row["plus_input"]),
                 atol=float(row["atol"] or 0),

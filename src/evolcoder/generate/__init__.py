@@ -1,0 +1,1 @@
+"""Sampling solutions from a model into a samples file."""

@@ -1,0 +1,146 @@
+"""``evolcoder generate``: sample solutions for a benchmark's tasks into an EvalPlus samples file.
+
+Each row keeps the raw response beside the extracted program. Rows are appended as they are
+made; a rerun after a kill skips (task, sample) pairs already in the file, so nothing is
+duplicated or missing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from evolcoder.bench import BENCHMARKS, get_benchmark
+from evolcoder.bench.base import Task
+from evolcoder.bench.extract import extract_program
+from evolcoder.bench.prompts import PROMPT_STYLES, base_prompt, chat_messages, paper_prompt
+from evolcoder.eval.samples import normalize_task_id
+from evolcoder.llm import BACKENDS, SamplingParams, make_backend
+
+# The paper's template ends with "### Response:"; a completion model keeps going with new sections.
+PAPER_STOPS = ("\n### Instruction", "\n### Input", "</s>")
+BASE_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", '\n"""', "\nassert ")
+
+
+@dataclass
+class GenerateConfig:
+    """Options of ``evolcoder generate``."""
+
+    benchmark: str
+    output: Path
+    backend: str = "llamacpp"
+    model: str = "default"
+    prompt_style: str = "paper"
+    n: int = 1
+    temperature: float = 0.0
+    top_p: float = 0.95
+    max_new_tokens: int = 512
+    seed: int = 0
+    limit: int | None = None  # the first K tasks
+    task_ids: list[str] = field(default_factory=list)
+    data_dir: Path | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.benchmark not in BENCHMARKS:
+            raise ValueError(f"--benchmark {self.benchmark!r} is unknown; choose one of: {', '.join(BENCHMARKS)}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"--backend {self.backend!r} is unknown; choose one of: {', '.join(BACKENDS)}")
+        if self.prompt_style not in PROMPT_STYLES:
+            raise ValueError(f"--prompt-style must be one of: {', '.join(PROMPT_STYLES)}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError("--limit must be at least 1")
+        self.output = Path(self.output)
+        self.data_dir = Path(self.data_dir) if self.data_dir else None
+        self.sampling()  # checks the sampling flags
+
+    def sampling(self) -> SamplingParams:
+        stops = PAPER_STOPS if self.prompt_style == "paper" else BASE_STOPS if self.prompt_style == "base" else ()
+        return SamplingParams(self.max_new_tokens, self.temperature, self.top_p, self.n, self.seed, stops)
+
+
+def select_tasks(tasks: list[Task], config: GenerateConfig) -> list[Task]:
+    by_id = {t.task_id: t for t in tasks}
+    if config.task_ids:
+        chosen = []
+        for raw in config.task_ids:
+            task_id = normalize_task_id(raw, by_id)
+            if task_id is None:
+                raise ValueError(f"--task-ids: unknown task {raw!r} for {config.benchmark}")
+            chosen.append(by_id[task_id])
+        tasks = chosen
+    return tasks[: config.limit] if config.limit else tasks
+
+
+def read_existing(path: Path) -> set[tuple[str, int]]:
+    """(task_id, sample index) pairs already written; a line cut short by a kill is dropped."""
+    done: set[tuple[str, int]] = set()
+    if not path.exists():
+        return done
+    with open(path, "rb+") as f:
+        data = f.read()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            f.truncate(end)
+    for number, line in enumerate(data[:end].splitlines(), start=1):
+        try:
+            row = json.loads(line)
+            done.add((row["task_id"], int(row["sample_index"])))
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(
+                f"{path}:{number}: not a row written by evolcoder generate (field 'sample_index')"
+            ) from None
+    return done
+
+
+def generate(config: GenerateConfig) -> Path:
+    tasks = select_tasks(get_benchmark(config.benchmark).load(config.data_dir), config)
+    config.output.parent.mkdir(parents=True, exist_ok=True)
+    done = read_existing(config.output)
+    todo = [t for t in tasks if any((t.task_id, j) not in done for j in range(config.n))]
+    params = config.sampling()
+    backend = make_backend(config.backend, config.model) if todo else None
+    tokens, started = 0, time.monotonic()
+    bar = tqdm(
+        total=len(tasks),
+        initial=len(tasks) - len(todo),
+        desc=f"generate {config.benchmark}",
+        unit="task",
+        disable=not config.progress,
+    )
+    with bar, open(config.output, "a", encoding="utf-8") as out:
+        for task in todo:
+            if config.prompt_style == "chat":
+                generations = backend.chat([chat_messages(task)], params)[0]
+            else:
+                prompt = paper_prompt(task) if config.prompt_style == "paper" else base_prompt(task)
+                generations = backend.complete([prompt], params)[0]
+            for j, generation in enumerate(generations):
+                if (task.task_id, j) in done:
+                    continue
+                raw = generation.text
+                if config.prompt_style == "base" and not task.description:
+                    raw_program = task.prompt + raw  # a continuation of the function prompt
+                    solution = extract_program(raw_program, task.entry_point, "")
+                else:
+                    solution = extract_program(raw, task.entry_point, task.prompt)
+                row = {
+                    "task_id": task.task_id,
+                    "sample_index": j,
+                    "solution": solution,
+                    "raw": raw,
+                    "prompt_style": config.prompt_style,
+                    "prompt_tokens": generation.prompt_tokens,
+                    "completion_tokens": generation.completion_tokens,
+                    "finish_reason": generation.finish_reason,
+                }
+                out.write(json.dumps(row) + "\n")
+                out.flush()
+                tokens += generation.completion_tokens
+            bar.set_postfix(tok_s=f"{tokens / max(time.monotonic() - started, 1e-9):.1f}")
+            bar.update(1)
+    return config.output

@@ -1,0 +1,118 @@
+"""``evolcoder generate`` with the real embedded GGUF: rows, determinism, resume after a kill."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from evolcoder.bench import get_benchmark
+from evolcoder.bench.prompts import ALPACA_HEADER, base_prompt, chat_messages, paper_prompt
+from evolcoder.data.fetch import data_dir_from_env
+from evolcoder.generate.runner import GenerateConfig, generate
+
+
+def config(output: Path, **overrides) -> GenerateConfig:
+    values = dict(benchmark="humaneval+", output=output, max_new_tokens=16, limit=2, progress=False)
+    values.update(overrides)
+    return GenerateConfig(**values)
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_paper_prompts_follow_the_template() -> None:
+    humaneval = get_benchmark("humaneval").load(data_dir_from_env())[0]
+    prompt = paper_prompt(humaneval)
+    assert prompt.startswith(ALPACA_HEADER + "\n\n### Instruction:\nCreate a Python script for this problem:\n")
+    assert prompt.endswith(humaneval.prompt + "\n\n### Response:")
+    mbpp = get_benchmark("mbpp").load(data_dir_from_env())[0]
+    assert mbpp.description in paper_prompt(mbpp) and mbpp.asserts[0] in paper_prompt(mbpp)
+    assert base_prompt(humaneval) == humaneval.prompt
+    assert base_prompt(mbpp).startswith('"""\n' + mbpp.description)
+    assert chat_messages(mbpp)[0]["role"] == "user"
+
+
+def test_rows_are_deterministic_when_greedy_and_resume_appends_only_new(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    generate(config(first))
+    generate(config(second))
+    assert first.read_text() == second.read_text()
+    written = rows(first)
+    assert [(r["task_id"], r["sample_index"]) for r in written] == [("HumanEval/0", 0), ("HumanEval/1", 0)]
+    for row in written:
+        assert {"solution", "raw", "completion_tokens", "finish_reason"} <= set(row)
+        assert 0 < row["completion_tokens"] <= 16
+    before = first.read_bytes()
+    generate(config(first, limit=3))
+    assert first.read_bytes().startswith(before) and len(rows(first)) == 3
+    generate(config(first, limit=3))
+    assert len(rows(first)) == 3
+
+
+def test_a_line_cut_by_a_kill_is_redone(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    generate(config(path))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 20])  # the second row, half written
+    generate(config(path))
+    assert [r["task_id"] for r in rows(path)] == ["HumanEval/0", "HumanEval/1"]
+
+
+def test_kill_and_resume_through_the_cli(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    cmd = [
+        sys.executable,
+        "-m",
+        "evolcoder.cli",
+        "generate",
+        "--benchmark",
+        "mbpp+",
+        "--output",
+        str(path),
+        "--limit",
+        "5",
+        "--n",
+        "2",
+        "--temperature",
+        "0.8",
+        "--max-new-tokens",
+        "48",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not path.exists() or path.read_bytes().count(b"\n") < 2):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 2 <= path.read_bytes().count(b"\n") < 10
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+    counts = Counter((r["task_id"], r["sample_index"]) for r in rows(path))
+    assert len(counts) == 10 and set(counts.values()) == {1}
+
+
+def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
+    for flags, word in ((["--prompt-style", "poem"], "--prompt-style"), (["--temperature", "-1"], "--temperature")):
+        cmd = [
+            sys.executable,
+            "-m",
+            "evolcoder.cli",
+            "generate",
+            "--benchmark",
+            "humaneval",
+            "--output",
+            str(tmp_path / "x.jsonl"),
+            *flags,
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        assert done.returncode == 2 and word in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    with pytest.raises(ValueError, match="--task-ids"):
+        generate(config(tmp_path / "y.jsonl", task_ids=["HumanEval/999"]))
