@@ -194,8 +194,8 @@ def test_a_plus_run_prints_base_and_plus_rows(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert "mbpp (base)" in result.stdout
-    assert "mbpp (base + plus)" in result.stdout
+    assert "mbpp+ (base)" in result.stdout
+    assert "mbpp+ (base + plus)" in result.stdout
     assert "100.0" in result.stdout
     results = json.loads((out_dir / "eval_results.json").read_text())
     assert results["pass_at_k"] == {"base": {"pass@1": 1.0}, "plus": {"pass@1": 1.0}}
