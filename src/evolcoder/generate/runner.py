@@ -40,6 +40,9 @@ class GenerateConfig:
     top_p: float = 0.95
     max_new_tokens: int = 512
     seed: int = 0
+    base_url: str | None = None  # openai backend: the server's /v1 URL
+    api_key_env: str = "OPENAI_API_KEY"  # openai backend: environment variable with the key
+    concurrency: int = 8  # openai backend: requests in flight
     limit: int | None = None  # the first K tasks
     task_ids: list[str] = field(default_factory=list)
     data_dir: Path | None = None
@@ -103,7 +106,12 @@ def generate(config: GenerateConfig) -> Path:
     done = read_existing(config.output)
     todo = [t for t in tasks if any((t.task_id, j) not in done for j in range(config.n))]
     params = config.sampling()
-    backend = make_backend(config.backend, config.model) if todo else None
+    options = (
+        {"base_url": config.base_url, "api_key_env": config.api_key_env, "concurrency": config.concurrency}
+        if config.backend == "openai"
+        else {}
+    )
+    backend = make_backend(config.backend, config.model, **options) if todo else None
     tokens, started = 0, time.monotonic()
     bar = tqdm(
         total=len(tasks),

@@ -9,6 +9,7 @@ from evolcoder.llm.base import Backend
 
 BACKENDS = {
     "llamacpp": "evolcoder.llm.llamacpp:LlamaCppBackend",
+    "openai": "evolcoder.llm.openai_compat:OpenAICompatBackend",
 }
 
 
