@@ -19,3 +19,15 @@ def pytest_configure(config: pytest.Config) -> None:
     folder = Path(os.environ["EVOLCODER_DATA_DIR"])
     if not (folder / "HumanEval.jsonl.gz").is_file():
         raise pytest.UsageError(f"benchmark data folder {folder} is missing; set EVOLCODER_DATA_DIR")
+
+
+@pytest.fixture(scope="module")
+def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One evolcoder cache per test module: ground truth is computed once per module."""
+    return tmp_path_factory.mktemp("evolcoder-cache")
+
+
+@pytest.fixture
+def private_cache(cache_root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("EVOLCODER_CACHE_DIR", str(cache_root))
+    return cache_root

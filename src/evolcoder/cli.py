@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -33,6 +34,18 @@ def _user_errors() -> tuple[type[Exception], ...]:
     return (InputError, ConfigError, DataError, ValueError)
 
 
+def _run(config_class: type, config_file: Path | None, flags: dict, command: Callable) -> tuple[Any, Any]:
+    """Build a command's config (defaults < YAML < flags) and run it; user errors exit 2."""
+    from evolcoder.config import build_config
+
+    try:
+        cfg = build_config(config_class, config_file, flags)
+        return cfg, command(cfg)
+    except _user_errors() as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
 @app.command("eval")
 def eval_command(
     benchmark: Annotated[str | None, typer.Option(help="humaneval, humaneval+, mbpp or mbpp+")] = None,
@@ -53,7 +66,6 @@ def eval_command(
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,
 ) -> None:
     """Judge a samples file in the sandbox and report pass@k (EvalPlus's formats)."""
-    from evolcoder.config import build_config
     from evolcoder.eval.runner import EvalConfig, evaluate
 
     flags = dict(
@@ -69,11 +81,7 @@ def eval_command(
         memory_mb=memory_mb,
         progress=progress,
     )
-    try:
-        cfg = build_config(EvalConfig, config, flags)
-        results = evaluate(cfg)
-    except _user_errors() as exc:
-        _fail(str(exc))
+    cfg, results = _run(EvalConfig, config, flags, evaluate)
     print_pass_at_k(results)
     print(f"results: {cfg.resolved_output_dir() / 'eval_results.json'}")
 
@@ -100,7 +108,6 @@ def generate_command(
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,
 ) -> None:
     """Sample solutions from a model into an EvalPlus samples file (raw text kept beside)."""
-    from evolcoder.config import build_config
     from evolcoder.generate.runner import GenerateConfig, generate
 
     flags = dict(
@@ -122,11 +129,7 @@ def generate_command(
         data_dir=data_dir,
         progress=progress,
     )
-    try:
-        cfg = build_config(GenerateConfig, config, flags)
-        path = generate(cfg)
-    except _user_errors() as exc:
-        _fail(str(exc))
+    _, path = _run(GenerateConfig, config, flags, generate)
     print(f"samples: {path}")
 
 

@@ -59,12 +59,7 @@ def test_non_python_fences_are_ignored() -> None:
     assert code_blocks("```bash\npip install x\n```\n```python\nprint(1)\n```") == ["print(1)\n"]
 
 
-@pytest.fixture
-def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EVOLCODER_CACHE_DIR", str(tmp_path / "cache"))
-
-
-def test_extracted_chat_answers_pass_humaneval_plus(tmp_path: Path, private_cache: None) -> None:
+def test_extracted_chat_answers_pass_humaneval_plus(tmp_path: Path, private_cache: Path) -> None:
     """Reference solutions dressed up as chat answers still pass once extracted."""
     tasks = get_benchmark("humaneval+").load(data_dir_from_env())[:6]
     rows = []

@@ -17,16 +17,7 @@ from evolcoder.bench import get_benchmark
 from evolcoder.bench.base import Task
 from evolcoder.data.fetch import data_dir_from_env
 
-
-@pytest.fixture(scope="module")
-def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("evolcoder-cache")
-
-
-@pytest.fixture(autouse=True)
-def _environment(cache_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EVOLCODER_CACHE_DIR", str(cache_root))
-    monkeypatch.setenv("EVOLCODER_DATA_DIR", str(data_dir_from_env()))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def command(*args: str) -> list[str]:

@@ -25,14 +25,7 @@ SUBSET = 8  # tasks per benchmark in the quick tests
 ENTRY_KEYS = {"task_id", "solution", "base_status", "plus_status", "base_fail_tests", "plus_fail_tests"}
 
 
-@pytest.fixture(scope="module")
-def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("evolcoder-cache")
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(cache_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EVOLCODER_CACHE_DIR", str(cache_root))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 _loaded: dict[str, list[Task]] = {}

@@ -36,27 +36,28 @@ class LlamaCppBackend:
             "stop": list(params.stop) or None,
         }
 
-    def complete(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
+    def _sample(self, requests: list, params: SamplingParams, create: Any, text_of: Any) -> list[list[Generation]]:
+        """``params.n`` samples per request, each from a fresh state with its own seed."""
         results = []
-        for prompt in prompts:
+        for request in requests:
             outs = []
             for j in range(params.n):
                 self._llm.reset()
-                response = self._llm.create_completion(prompt, **self._sample_args(params, j))
-                outs.append(_generation(response, response["choices"][0]["text"]))
+                response = create(request, **self._sample_args(params, j))
+                outs.append(_generation(response, text_of(response["choices"][0])))
             results.append(outs)
         return results
 
+    def complete(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
+        return self._sample(prompts, params, self._llm.create_completion, lambda choice: choice["text"])
+
     def chat(self, conversations: list[list[Message]], params: SamplingParams) -> list[list[Generation]]:
-        results = []
-        for messages in conversations:
-            outs = []
-            for j in range(params.n):
-                self._llm.reset()
-                response = self._llm.create_chat_completion(messages, **self._sample_args(params, j))
-                outs.append(_generation(response, response["choices"][0]["message"]["content"] or ""))
-            results.append(outs)
-        return results
+        return self._sample(
+            conversations,
+            params,
+            self._llm.create_chat_completion,
+            lambda choice: choice["message"]["content"] or "",
+        )
 
 
 def _generation(response: dict, text: str) -> Generation:
