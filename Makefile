@@ -12,6 +12,8 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	# The CPU wheel first: a bare `torch` requirement would pull a multi-GB CUDA build.
+	$(PY) -m pip install -q $${TORCH_SPEC:-torch==2.13.0}
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 

@@ -31,3 +31,13 @@ def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def private_cache(cache_root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("EVOLCODER_CACHE_DIR", str(cache_root))
     return cache_root
+
+
+@pytest.fixture(scope="session")
+def default_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The packaged GGUF converted to safetensors once per test session, in a session-wide cache."""
+    from evolcoder.llm.convert import default_hf_model_dir
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EVOLCODER_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "hf-model-cache"))
+        return default_hf_model_dir()

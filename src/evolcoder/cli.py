@@ -90,12 +90,16 @@ def eval_command(
 def generate_command(
     benchmark: Annotated[str | None, typer.Option(help="humaneval, humaneval+, mbpp or mbpp+")] = None,
     output: Annotated[Path | None, typer.Option(help="Samples JSONL to append to (resumes)")] = None,
-    backend: Annotated[str | None, typer.Option(help="Model backend (llamacpp)")] = None,
-    model: Annotated[str | None, typer.Option(help="'default' (embedded SmolLM2-135M) or a .gguf path")] = None,
+    backend: Annotated[str | None, typer.Option(help="llamacpp (default), hf, openai or vllm")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="'default' (embedded SmolLM2-135M), a .gguf path, an HF folder or hub id")
+    ] = None,
     prompt_style: Annotated[str | None, typer.Option(help="paper, chat or base")] = None,
     base_url: Annotated[str | None, typer.Option(help="openai backend: server URL ending in /v1")] = None,
     api_key_env: Annotated[str | None, typer.Option(help="openai backend: env variable holding the key")] = None,
-    concurrency: Annotated[int | None, typer.Option(help="openai backend: requests in flight")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Sequences decoded together (llamacpp, hf) or requests in flight (openai)")
+    ] = None,
     n: Annotated[int | None, typer.Option(help="Samples per task")] = None,
     temperature: Annotated[float | None, typer.Option(help="0 = greedy")] = None,
     top_p: Annotated[float | None, typer.Option()] = None,
@@ -131,6 +135,52 @@ def generate_command(
     )
     _, path = _run(GenerateConfig, config, flags, generate)
     print(f"samples: {path}")
+
+
+@app.command("evolve")
+def evolve_command(
+    output_dir: Annotated[Path | None, typer.Option(help="Folder for the rounds and datasets (resumes)")] = None,
+    seed_data: Annotated[
+        str | None, typer.Option(help="Seed file (Code Alpaca JSON/JSONL), code_alpaca_2k, code_alpaca_20k or hf:NAME")
+    ] = None,
+    seed_columns: Annotated[str | None, typer.Option(help="hf seeds: instruction=COL,input=COL,output=COL")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first K seeds")] = None,
+    rounds: Annotated[int | None, typer.Option(help="Evolution rounds")] = None,
+    teacher_backend: Annotated[str | None, typer.Option(help="llamacpp (default), hf, openai or vllm")] = None,
+    teacher: Annotated[str | None, typer.Option(help="Teacher model: 'default', a .gguf, a folder or a name")] = None,
+    base_url: Annotated[str | None, typer.Option(help="openai teacher: server URL ending in /v1")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="openai teacher: env variable holding the key")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Requests in flight / sequences decoded together")] = None,
+    heuristic_weights: Annotated[str | None, typer.Option(help="e.g. constraints=1,complexity=0.25")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the heuristic draws and the teacher's sampling")] = None,
+    temperature: Annotated[float | None, typer.Option()] = None,
+    top_p: Annotated[float | None, typer.Option()] = None,
+    evolve_max_tokens: Annotated[int | None, typer.Option(help="Token limit of a rewritten instruction")] = None,
+    answer_max_tokens: Annotated[int | None, typer.Option(help="Token limit of an answer")] = None,
+    judge_equal: Annotated[bool | None, typer.Option("--judge-equal/--no-judge-equal")] = None,
+    run_code: Annotated[bool | None, typer.Option("--run-code/--no-run-code")] = None,
+    decontaminate: Annotated[
+        str | None, typer.Option(help="Benchmarks to decontaminate against, comma-separated ('' = off)")
+    ] = None,
+    dedup_threshold: Annotated[float | None, typer.Option(help="MinHash near-dedup threshold (0 = off)")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Stop cleanly after this many teacher tokens")] = None,
+    max_cost: Annotated[float | None, typer.Option(help="Stop cleanly at this estimated cost (USD)")] = None,
+    price_input: Annotated[float | None, typer.Option(help="USD per million prompt tokens")] = None,
+    price_output: Annotated[float | None, typer.Option(help="USD per million completion tokens")] = None,
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file with these options")] = None,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,
+) -> None:
+    """Code Evol-Instruct: evolve seed instructions with a teacher model, round by round."""
+    flags = {name: value for name, value in locals().items() if name != "config"}
+    from evolcoder.evol.pipeline import EvolveConfig, evolve
+
+    _, result = _run(EvolveConfig, config, flags, evolve)
+    for folder in result.datasets:
+        stats = json.loads((folder / "stats.json").read_text())
+        print(f"{folder}: {stats['pairs']} pairs {stats['by_source']}")
+    if result.stopped:
+        print(f"stopped early: {result.stopped}; run the same command again to go on")
 
 
 def print_pass_at_k(results: dict) -> None:

@@ -52,3 +52,42 @@ def test_bad_choices_are_clear_errors() -> None:
         resolve_gguf("/nonexistent/model.bin")
     with pytest.raises(ValueError, match="--temperature"):
         SamplingParams(temperature=-1)
+
+
+def test_one_slot_gives_exactly_llama_cpp_pythons_greedy_text() -> None:
+    """With one sequence per decode, the kernels are those of llama-cpp-python's own loop."""
+    from llama_cpp import Llama
+
+    prompts = [PROMPT, "def fib(n):\n", "# sort a list\n"]
+    single = make_backend("llamacpp", "default", n_ctx=512, parallel=1)
+    ours = [g[0].text for g in single.complete(prompts, SamplingParams(max_new_tokens=40))]
+    single.close()
+    bare = Llama(str(default_gguf()), n_ctx=512, verbose=False)
+    theirs = []
+    for prompt in prompts:
+        bare.reset()
+        theirs.append(bare.create_completion(prompt, max_tokens=40, temperature=0.0)["choices"][0]["text"])
+    bare.close()
+    assert ours == theirs
+
+
+def test_more_prompts_than_slots_all_come_back_in_order() -> None:
+    backend = make_backend("llamacpp", "default", n_ctx=512, parallel=2)
+    prompts = [f"# Python function number {i}: add {i} to x\ndef add_{i}(x):\n" for i in range(5)]
+    params = SamplingParams(max_new_tokens=12, temperature=0.7, n=2, seed=11)
+    first = backend.complete(prompts, params)
+    again = backend.complete(prompts, params)
+    assert [[g.text for g in gs] for gs in first] == [[g.text for g in gs] for gs in again]
+    assert all(len(gs) == 2 for gs in first)
+    assert all(0 < g.completion_tokens <= 12 and g.prompt_tokens > 10 for gs in first for g in gs)
+    with pytest.raises(ValueError, match="context"):
+        backend.complete(["word " * 600], params)
+    backend.close()
+
+
+def test_vllm_is_an_optional_extra_with_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # as on a machine without the extra
+    with pytest.raises(ValueError, match=r"pip install 'evolcoder\[vllm\]'"):
+        make_backend("vllm", "default")

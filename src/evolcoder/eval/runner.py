@@ -38,6 +38,7 @@ from evolcoder.eval.samples import Sample, read_samples
 from evolcoder.execution.isolation import Limits, Policy
 from evolcoder.execution.values import to_jsonable
 from evolcoder.execution.worker import Worker, WorkerPool
+from evolcoder.jsonl import complete_lines
 
 HARNESS_VERSION = 1
 
@@ -91,14 +92,7 @@ def _run_key(config: EvalConfig, data_sha: str) -> str:
 def read_done(path: Path, run_key: str) -> dict[str, dict]:
     """Verdicts already written by an earlier (possibly killed) run with the same settings."""
     done: dict[str, dict] = {}
-    if not path.exists():
-        return done
-    with open(path, "rb+") as f:
-        data = f.read()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):  # a line cut short by a kill: drop it before appending
-            f.truncate(end)
-    for line in data[:end].splitlines():
+    for line in complete_lines(path):
         try:
             row = json.loads(line)
         except ValueError:

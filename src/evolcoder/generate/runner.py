@@ -19,7 +19,8 @@ from evolcoder.bench.base import Task
 from evolcoder.bench.extract import extract_program
 from evolcoder.bench.prompts import PROMPT_STYLES, base_prompt, chat_messages, paper_prompt
 from evolcoder.eval.samples import normalize_task_id
-from evolcoder.llm import BACKENDS, SamplingParams, make_backend
+from evolcoder.jsonl import AppendLog, complete_lines
+from evolcoder.llm import BACKENDS, Backend, Generation, SamplingParams, open_backend
 
 # The paper's template ends with "### Response:"; a completion model keeps going with new sections.
 PAPER_STOPS = ("\n### Instruction", "\n### Input", "</s>")
@@ -42,7 +43,7 @@ class GenerateConfig:
     seed: int = 0
     base_url: str | None = None  # openai backend: the server's /v1 URL
     api_key_env: str = "OPENAI_API_KEY"  # openai backend: environment variable with the key
-    concurrency: int = 8  # openai backend: requests in flight
+    concurrency: int = 8  # sequences decoded together (llamacpp, hf) or requests in flight (openai)
     limit: int | None = None  # the first K tasks
     task_ids: list[str] = field(default_factory=list)
     data_dir: Path | None = None
@@ -82,14 +83,7 @@ def select_tasks(tasks: list[Task], config: GenerateConfig) -> list[Task]:
 def read_existing(path: Path) -> set[tuple[str, int]]:
     """(task_id, sample index) pairs already written; a line cut short by a kill is dropped."""
     done: set[tuple[str, int]] = set()
-    if not path.exists():
-        return done
-    with open(path, "rb+") as f:
-        data = f.read()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):
-            f.truncate(end)
-    for number, line in enumerate(data[:end].splitlines(), start=1):
+    for number, line in enumerate(complete_lines(path), start=1):
         try:
             row = json.loads(line)
             done.add((row["task_id"], int(row["sample_index"])))
@@ -100,18 +94,25 @@ def read_existing(path: Path) -> set[tuple[str, int]]:
     return done
 
 
-def generate(config: GenerateConfig) -> Path:
+def generate(config: GenerateConfig, backend: Backend | None = None) -> Path:
+    """Sample into ``config.output``; ``backend``, if given, is used instead of loading one."""
     tasks = select_tasks(get_benchmark(config.benchmark).load(config.data_dir), config)
-    config.output.parent.mkdir(parents=True, exist_ok=True)
     done = read_existing(config.output)
     todo = [t for t in tasks if any((t.task_id, j) not in done for j in range(config.n))]
     params = config.sampling()
-    options = (
-        {"base_url": config.base_url, "api_key_env": config.api_key_env, "concurrency": config.concurrency}
-        if config.backend == "openai"
-        else {}
-    )
-    backend = make_backend(config.backend, config.model, **options) if todo else None
+    if todo and backend is None:
+        backend = open_backend(
+            config.backend,
+            config.model,
+            concurrency=config.concurrency,
+            base_url=config.base_url,
+            api_key_env=config.api_key_env,
+        )
+    # Enough tasks per call to keep every sequence slot busy; rows are written after each call, so
+    # a kill loses at most one call's work. Calls cover fixed slices of the task list: batched
+    # kernels are not batch-invariant (llama.cpp #6583), so a resumed run must batch exactly as an
+    # uninterrupted one did to give the same text.
+    chunk = 4 * config.concurrency
     tokens, started = 0, time.monotonic()
     bar = tqdm(
         total=len(tasks),
@@ -120,35 +121,42 @@ def generate(config: GenerateConfig) -> Path:
         unit="task",
         disable=not config.progress,
     )
-    with bar, open(config.output, "a", encoding="utf-8") as out:
-        for task in todo:
-            if config.prompt_style == "chat":
-                generations = backend.chat([chat_messages(task)], params)[0]
-            else:
-                prompt = paper_prompt(task) if config.prompt_style == "paper" else base_prompt(task)
-                generations = backend.complete([prompt], params)[0]
-            for j, generation in enumerate(generations):
-                if (task.task_id, j) in done:
-                    continue
-                raw = generation.text
-                if config.prompt_style == "base" and not task.description:
-                    raw_program = task.prompt + raw  # a continuation of the function prompt
-                    solution = extract_program(raw_program, task.entry_point, "")
-                else:
-                    solution = extract_program(raw, task.entry_point, task.prompt)
-                row = {
-                    "task_id": task.task_id,
-                    "sample_index": j,
-                    "solution": solution,
-                    "raw": raw,
-                    "prompt_style": config.prompt_style,
-                    "prompt_tokens": generation.prompt_tokens,
-                    "completion_tokens": generation.completion_tokens,
-                    "finish_reason": generation.finish_reason,
-                }
-                out.write(json.dumps(row) + "\n")
-                out.flush()
-                tokens += generation.completion_tokens
+    pending = {task.task_id for task in todo}
+    with bar, AppendLog(config.output) as out:
+        for first in range(0, len(tasks), chunk):
+            batch = tasks[first : first + chunk]
+            if not any(task.task_id in pending for task in batch):
+                continue
+            for task, generations in zip(batch, _sample(backend, batch, config, params), strict=True):
+                for j, generation in enumerate(generations):
+                    if (task.task_id, j) not in done:
+                        out.write(_row(task, j, generation, config.prompt_style))
+                        tokens += generation.completion_tokens
+                bar.update(task.task_id in pending)
             bar.set_postfix(tok_s=f"{tokens / max(time.monotonic() - started, 1e-9):.1f}")
-            bar.update(1)
     return config.output
+
+
+def _sample(backend: Backend, tasks: list[Task], config: GenerateConfig, params: SamplingParams) -> list:
+    if config.prompt_style == "chat":
+        return backend.chat([chat_messages(task) for task in tasks], params)
+    prompt_of = paper_prompt if config.prompt_style == "paper" else base_prompt
+    return backend.complete([prompt_of(task) for task in tasks], params)
+
+
+def _row(task: Task, sample_index: int, generation: Generation, prompt_style: str) -> dict:
+    raw = generation.text
+    if prompt_style == "base" and not task.description:
+        solution = extract_program(task.prompt + raw, task.entry_point, "")  # a continuation of the prompt
+    else:
+        solution = extract_program(raw, task.entry_point, task.prompt)
+    return {
+        "task_id": task.task_id,
+        "sample_index": sample_index,
+        "solution": solution,
+        "raw": raw,
+        "prompt_style": prompt_style,
+        "prompt_tokens": generation.prompt_tokens,
+        "completion_tokens": generation.completion_tokens,
+        "finish_reason": generation.finish_reason,
+    }

@@ -15,6 +15,7 @@ from evolcoder.llm.base import Generation, Message, SamplingParams
 
 class OpenAICompatBackend:
     name = "openai"
+    thread_safe = True  # calls may overlap: each is independent HTTP requests
 
     def __init__(
         self,

@@ -1,0 +1,88 @@
+"""The dataset card: what a round's dataset holds and how it was made, as markdown."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from evolcoder.evol.templates import HEURISTICS
+
+if TYPE_CHECKING:
+    from evolcoder.evol.pipeline import EvolveConfig
+
+
+def dataset_card(
+    config: EvolveConfig,
+    records_by_round: list[dict[str, dict]],
+    pairs: list[dict],
+    removed: list[dict],
+    complete: bool,
+    stopped: str | None,
+) -> str:
+    rounds = len(records_by_round)
+    attempts = [row for done in records_by_round for row in done.values()]
+    status = "complete" if complete else f"incomplete ({stopped or 'not finished'})"
+    lines = [
+        f"# Code Evol-Instruct dataset, round {rounds}",
+        "",
+        f"Seed pairs from `{config.seed_data}` plus the pairs kept in rounds 1..{rounds} ({status}).",
+        f"Teacher: `{config.teacher_backend}` / `{config.teacher}`, temperature {config.temperature}, "
+        f"top-p {config.top_p}, seed {config.seed}. Made by `evolcoder evolve`.",
+        "",
+        f"- pairs: **{len(pairs)}** ({_by_source(pairs)})",
+        f"- evolution attempts: {len(attempts)}, kept {sum(r['kept'] for r in attempts)}",
+        f"- teacher tokens: {sum(r['prompt_tokens'] for r in attempts)} prompt, "
+        f"{sum(r['completion_tokens'] for r in attempts)} completion",
+        "",
+        "## Heuristics",
+        "",
+        "| heuristic | attempted | kept | weight |",
+        "|---|---:|---:|---:|",
+    ]
+    tried = Counter(r["heuristic"] for r in attempts)
+    kept = Counter(r["heuristic"] for r in attempts if r["kept"])
+    for name in HEURISTICS:
+        lines.append(f"| {name} | {tried[name]} | {kept[name]} | {config.heuristic_weights.get(name, 0):g} |")
+    lines += ["", "## Eliminated evolutions", "", "| reason | count |", "|---|---:|"]
+    reasons = Counter(r["reason"] for r in attempts if not r["kept"])
+    lines += [f"| {reason} | {count} |" for reason, count in reasons.most_common()] or ["| (none) | 0 |"]
+    lines += ["", "## Removed from the dataset", "", "| reason | count |", "|---|---:|"]
+    removals = Counter(r["removed"] for r in removed)
+    lines += [f"| {reason} | {count} |" for reason, count in sorted(removals.items())] or ["| (none) | 0 |"]
+    checked = ", ".join(config.decontaminate) or "none (decontamination off)"
+    lines += ["", f"Decontamination checked against: {checked}."]
+    lines += [
+        "",
+        "## Lengths (words)",
+        "",
+        "| field | source | min | median | p90 | max | mean |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for source in sorted({p["source"] for p in pairs}):
+        group = [p for p in pairs if p["source"] == source]
+        for name in ("instruction", "output"):
+            lines.append(f"| {name} | {source} | " + _distribution([len(p[name].split()) for p in group]) + " |")
+    lines += [
+        "",
+        "## Files",
+        "",
+        "- `data.jsonl`: one pair per line (`instruction`, `input`, `output`, `source`, `heuristic`)",
+        "- `alpaca.json`: the same pairs as an Alpaca JSON array (input for `evolcoder train`)",
+        "- `hf/`: an HF `datasets` folder (`datasets.load_from_disk`)",
+        "- `removed.jsonl`: the pairs dropped by decontamination and dedup, with the reason",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _by_source(pairs: list[dict]) -> str:
+    return ", ".join(f"{source}: {count}" for source, count in sorted(Counter(p["source"] for p in pairs).items()))
+
+
+def _distribution(values: list[int]) -> str:
+    if not values:
+        return " | ".join(["-"] * 5)
+    a = np.asarray(values)
+    return " | ".join([str(a.min()), f"{np.median(a):g}", f"{np.percentile(a, 90):g}", str(a.max()), f"{a.mean():.1f}"])

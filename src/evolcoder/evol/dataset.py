@@ -1,0 +1,133 @@
+"""The round-r dataset: the seed pairs plus the pairs kept in rounds 1..r, cleaned and written out.
+
+Cleaning, in order: decontamination against the evaluation benchmarks (a pair that contains a
+benchmark prompt or solution, or nearly copies one, is dropped), then MinHash near-dedup of the
+instructions (the first occurrence wins, so seeds come before round 1, round 1 before round 2).
+Written as JSONL, Alpaca JSON, an HF ``datasets`` folder and a dataset card; what was dropped,
+and why, goes to ``removed.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from evolcoder.evol.card import dataset_card
+from evolcoder.evol.decontam import Decontaminator, benchmark_texts, near_dedup
+from evolcoder.evol.seeds import Seed, fold_input
+
+if TYPE_CHECKING:
+    from evolcoder.evol.pipeline import EvolveConfig
+
+_DECONTAMINATORS: dict[tuple, Decontaminator] = {}
+
+
+def pairs_of(seeds: list[Seed], records_by_round: list[dict[str, dict]]) -> list[dict]:
+    """Seed pairs first, then each round's kept pairs in pool order."""
+    pairs = [
+        {"id": s.id, "instruction": s.instruction, "input": s.input, "output": s.output, "source": "seed"}
+        for s in seeds
+    ]
+    for round_number, done in enumerate(records_by_round, start=1):
+        for row in done.values():
+            if row["kept"]:
+                pairs.append(
+                    {
+                        "id": row["id"],
+                        "instruction": row["instruction"],
+                        "input": "",
+                        "output": row["answer"],
+                        "source": f"round_{round_number}",
+                        "heuristic": row["heuristic"],
+                        "depth": row["depth"],
+                    }
+                )
+    return pairs
+
+
+def clean(pairs: list[dict], config: EvolveConfig) -> tuple[list[dict], list[dict]]:
+    """(kept pairs, removed pairs each with its ``removed`` reason)."""
+    removed: list[dict] = []
+    if config.decontaminate:
+        decontaminator = _decontaminator(tuple(config.decontaminate), config.data_dir)
+        survivors = []
+        for pair in pairs:
+            hit = decontaminator.check(_instruction_text(pair), pair["output"])
+            if hit is None:
+                survivors.append(pair)
+            else:
+                removed.append(pair | {"removed": f"contamination:{hit[0]}:{hit[1]}"})
+        pairs = survivors
+    if config.dedup_threshold > 0 and pairs:
+        keep = set(near_dedup([_instruction_text(p) for p in pairs], threshold=config.dedup_threshold))
+        removed += [p | {"removed": "near_duplicate"} for i, p in enumerate(pairs) if i not in keep]
+        pairs = [p for i, p in enumerate(pairs) if i in keep]
+    return pairs, removed
+
+
+def write_round_dataset(
+    config: EvolveConfig,
+    seeds: list[Seed],
+    records_by_round: list[dict[str, dict]],
+    complete: bool,
+    stopped: str | None,
+) -> Path:
+    round_number = len(records_by_round)
+    folder = config.output_dir / f"round_{round_number}"
+    folder.mkdir(parents=True, exist_ok=True)
+    pairs, removed = clean(pairs_of(seeds, records_by_round), config)
+    _write_jsonl(folder / "data.jsonl", pairs)
+    _write_jsonl(folder / "removed.jsonl", removed)
+    alpaca = [{"instruction": p["instruction"], "input": p["input"], "output": p["output"]} for p in pairs]
+    _replace(folder / "alpaca.json", json.dumps(alpaca, ensure_ascii=False, indent=1))
+    _save_hf(folder / "hf", pairs)
+    stats = {
+        "round": round_number,
+        "complete": complete,
+        "stopped": stopped,
+        "pairs": len(pairs),
+        "removed": dict(Counter(r["removed"] for r in removed)),
+        "by_source": dict(Counter(p["source"] for p in pairs)),
+    }
+    _replace(folder / "stats.json", json.dumps(stats, indent=2))
+    _replace(folder / "README.md", dataset_card(config, records_by_round, pairs, removed, complete, stopped))
+    return folder
+
+
+def _instruction_text(pair: dict) -> str:
+    return fold_input(Seed(pair["id"], pair["instruction"], pair["input"], pair["output"]))
+
+
+def _decontaminator(names: tuple[str, ...], data_dir: Path | None) -> Decontaminator:
+    key = (names, str(data_dir))
+    if key not in _DECONTAMINATORS:
+        _DECONTAMINATORS[key] = Decontaminator(benchmark_texts(names, data_dir))
+    return _DECONTAMINATORS[key]
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    _replace(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write beside, then rename: a kill never leaves a half-written dataset file."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
+def _save_hf(path: Path, pairs: list[dict]) -> None:
+    import shutil
+
+    import datasets
+
+    columns = ["id", "instruction", "input", "output", "source"]
+    table = {c: [p.get(c, "") for p in pairs] for c in columns}
+    table["heuristic"] = [p.get("heuristic") or "" for p in pairs]
+    partial = path.with_name(path.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    datasets.Dataset.from_dict(table).save_to_disk(str(partial))
+    shutil.rmtree(path, ignore_errors=True)
+    partial.replace(path)

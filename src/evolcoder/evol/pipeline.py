@@ -1,0 +1,458 @@
+"""``evolcoder evolve``: Code Evol-Instruct rounds over a pool of seed instructions.
+
+Round r attempts one evolution of every instruction in the pool: the teacher rewrites it with
+one heuristic, then answers the rewrite; the elimination rules judge the pair. A kept pair's
+instruction is what round r+1 evolves further; an eliminated item goes back to the pool as it
+was. Every attempt is one line of ``rounds/round_<r>.jsonl`` (append-only, resumed by id), and
+the round-r dataset is the seed plus the kept pairs of rounds 1..r (see ``dataset.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from evolcoder.evol import filters
+from evolcoder.evol.seeds import Seed, fold_input, load_seeds
+from evolcoder.evol.templates import (
+    DEFAULT_WEIGHTS,
+    check_weights,
+    choose_heuristic,
+    clean_evolved,
+    evolution_prompt,
+)
+from evolcoder.jsonl import AppendLog, complete_lines
+from evolcoder.llm import BACKENDS, Backend, SamplingParams, open_backend
+
+NO_INFORMATION_GAIN = "no_information_gain"  # the LLM judge found the rewrite equal to the original
+TRUNCATED_INSTRUCTION = "truncated_instruction"  # the rewrite hit the token limit
+TRUNCATED_ANSWER = "truncated_answer"
+
+# USD per million tokens (input, output), as published by OpenAI; override with --price-input/-output.
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-3.5-turbo": (0.50, 1.50),
+}
+
+# What a resumed run must share with the run that wrote the records.
+FROZEN_FIELDS = (
+    "seed_data",
+    "seed_columns",
+    "limit",
+    "teacher_backend",
+    "teacher",
+    "heuristic_weights",
+    "seed",
+    "temperature",
+    "top_p",
+    "evolve_max_tokens",
+    "answer_max_tokens",
+    "judge_equal",
+    "run_code",
+)
+
+
+@dataclass
+class EvolveConfig:
+    """Options of ``evolcoder evolve``."""
+
+    output_dir: Path
+    seed_data: str = "code_alpaca_2k"  # a file, a data key (code_alpaca_2k, code_alpaca_20k) or hf:NAME[:SPLIT]
+    seed_columns: dict[str, str] = field(default_factory=dict)  # our field -> the dataset's column
+    limit: int | None = None  # the first K seeds
+    rounds: int = 1
+    teacher_backend: str = "llamacpp"
+    teacher: str = "default"
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    heuristic_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    seed: int = 0
+    temperature: float = 0.7
+    top_p: float = 0.95
+    evolve_max_tokens: int = 384
+    answer_max_tokens: int = 1024
+    judge_equal: bool = False  # ask the teacher whether each rewrite adds anything (one more call per pair)
+    run_code: bool = False  # run the answer's Python in the sandbox; failures are eliminated
+    decontaminate: list[str] = field(default_factory=lambda: ["humaneval", "mbpp", "ds1000"])
+    dedup_threshold: float = 0.8  # MinHash Jaccard above which a later instruction is a duplicate; 0 = off
+    max_tokens: int | None = None  # stop cleanly once the teacher has used this many tokens
+    max_cost: float | None = None  # stop cleanly once the estimated cost (USD) reaches this
+    price_input: float | None = None  # USD per million prompt tokens
+    price_output: float | None = None  # USD per million completion tokens
+    data_dir: Path | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.output_dir = Path(self.output_dir)
+        self.data_dir = Path(self.data_dir) if self.data_dir else None
+        if self.teacher_backend not in BACKENDS:
+            raise ValueError(
+                f"--teacher-backend {self.teacher_backend!r} is unknown; choose one of: {', '.join(BACKENDS)}"
+            )
+        if self.rounds < 1:
+            raise ValueError("--rounds must be at least 1")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError("--limit must be at least 1")
+        if self.concurrency < 1:
+            raise ValueError("--concurrency must be at least 1")
+        if not 0 <= self.dedup_threshold <= 1:
+            raise ValueError("--dedup-threshold must be in [0, 1]")
+        if isinstance(self.seed_columns, str):
+            self.seed_columns = parse_mapping(self.seed_columns, "--seed-columns", str)
+        if isinstance(self.heuristic_weights, str):
+            self.heuristic_weights = DEFAULT_WEIGHTS | parse_mapping(
+                self.heuristic_weights, "--heuristic-weights", float
+            )
+        if isinstance(self.decontaminate, str):
+            self.decontaminate = [name for name in self.decontaminate.split(",") if name.strip()]
+        unknown = sorted(set(self.decontaminate) - {"humaneval", "mbpp", "ds1000"})
+        if unknown:
+            raise ValueError(f"--decontaminate: unknown benchmark {unknown[0]!r}; choose from humaneval, mbpp, ds1000")
+        self.heuristic_weights = check_weights(self.heuristic_weights)
+        self.price()  # checks that a cost budget has prices
+        self.sampling(self.evolve_max_tokens)  # checks the sampling flags
+
+    def sampling(self, max_new_tokens: int, greedy: bool = False) -> SamplingParams:
+        temperature = 0.0 if greedy else self.temperature
+        return SamplingParams(max_new_tokens, temperature, self.top_p, 1, self.seed)
+
+    def price(self) -> tuple[float, float]:
+        """USD per million (prompt, completion) tokens of the teacher."""
+        if self.price_input is not None or self.price_output is not None:
+            return (self.price_input or 0.0, self.price_output or 0.0)
+        if self.teacher_backend != "openai":
+            return (0.0, 0.0)  # a local model
+        if self.teacher in PRICES:
+            return PRICES[self.teacher]
+        if self.max_cost is not None:
+            raise ValueError(f"--max-cost: no price known for {self.teacher!r}; set --price-input and --price-output")
+        return (0.0, 0.0)
+
+
+def parse_mapping(text: str, flag: str, kind: type) -> dict:
+    """``"a=1,b=2"`` from the command line as a dict; the message names the flag."""
+    mapping = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{flag}: expected NAME=VALUE pairs separated by commas, got {part!r}")
+        try:
+            mapping[key.strip()] = kind(value.strip())
+        except ValueError:
+            raise ValueError(f"{flag}: {key.strip()!r} needs a {kind.__name__} value, got {value.strip()!r}") from None
+    return mapping
+
+
+@dataclass
+class Item:
+    """An instruction in the pool: where it came from and how many evolutions it has been through."""
+
+    seed_id: str
+    instruction: str
+    depth: int = 0
+
+
+class Budget:
+    """Teacher tokens and their cost so far, shared by the worker threads."""
+
+    def __init__(self, config: EvolveConfig, used: tuple[int, int]) -> None:
+        self.prices = config.price()
+        self.max_tokens, self.max_cost = config.max_tokens, config.max_cost
+        self.prompt_tokens, self.completion_tokens = used
+        self._lock = threading.Lock()
+
+    def add(self, prompt_tokens: int, completion_tokens: int) -> None:
+        with self._lock:
+            self.prompt_tokens += prompt_tokens
+            self.completion_tokens += completion_tokens
+
+    @property
+    def cost(self) -> float:
+        return (self.prompt_tokens * self.prices[0] + self.completion_tokens * self.prices[1]) / 1e6
+
+    def exhausted(self) -> str | None:
+        if self.max_tokens is not None and self.prompt_tokens + self.completion_tokens >= self.max_tokens:
+            return f"--max-tokens {self.max_tokens} reached"
+        if self.max_cost is not None and self.cost >= self.max_cost:
+            return f"--max-cost {self.max_cost} reached (estimated ${self.cost:.4f})"
+        return None
+
+
+@dataclass
+class EvolveResult:
+    output_dir: Path
+    rounds_done: int
+    stopped: str | None  # why the run stopped before --rounds, if it did
+    datasets: list[Path]
+
+
+def evolve(config: EvolveConfig) -> EvolveResult:
+    from evolcoder.evol.dataset import write_round_dataset
+
+    seeds = load_seeds(config.seed_data, config.seed_columns or None, config.limit)
+    check_resume(config)
+    records_by_round = [read_round(config, r) for r in range(1, config.rounds + 1)]
+    budget = Budget(config, _tokens_used(records_by_round))
+    pool = [Item(seed.id, fold_input(seed)) for seed in seeds]
+    teacher: Backend | None = None
+    stopped = None
+    rounds_done = 0
+    for round_number, done in enumerate(records_by_round, start=1):
+        todo = [item for item in pool if attempt_id(item, round_number) not in done]
+        if todo and stopped is None:
+            stopped = budget.exhausted()
+        if todo and stopped is None:
+            teacher = teacher or open_backend(
+                config.teacher_backend,
+                config.teacher,
+                concurrency=config.concurrency,
+                base_url=config.base_url,
+                api_key_env=config.api_key_env,
+            )
+            stopped = run_round(config, teacher, round_number, pool, done, budget)
+        if len(done) == len(pool):
+            rounds_done = round_number
+            pool = next_pool(pool, done, round_number)
+        if stopped is not None:
+            break
+    datasets = [
+        write_round_dataset(config, seeds, records_by_round[:r], complete=r <= rounds_done, stopped=stopped)
+        for r in range(1, len(records_by_round) + 1)
+        if records_by_round[r - 1]
+    ]
+    return EvolveResult(config.output_dir, rounds_done, stopped, datasets)
+
+
+def attempt_id(item: Item, round_number: int) -> str:
+    return f"{item.seed_id}@r{round_number}"
+
+
+def next_pool(pool: list[Item], done: dict[str, dict], round_number: int) -> list[Item]:
+    """Kept rewrites go on evolving; eliminated items go back to the pool unchanged."""
+    following = []
+    for item in pool:
+        record = done[attempt_id(item, round_number)]
+        if record["kept"]:
+            following.append(Item(item.seed_id, record["instruction"], item.depth + 1))
+        else:
+            following.append(item)
+    return following
+
+
+def run_round(
+    config: EvolveConfig, teacher: Backend, round_number: int, pool: list[Item], done: dict[str, dict], budget: Budget
+) -> str | None:
+    """Attempts every pool item not yet in ``done``; returns why it stopped early, if it did."""
+    todo = [item for item in pool if attempt_id(item, round_number) not in done]
+    counts = {"kept": sum(1 for r in done.values() if r["kept"]), "new_kept": 0}
+    started = time.monotonic()
+    bar = tqdm(
+        total=len(pool),
+        initial=len(done),
+        desc=f"evolve round {round_number}",
+        unit="item",
+        disable=not config.progress,
+    )
+    with bar, AppendLog(round_path(config, round_number)) as log:
+
+        def record(row: dict) -> None:
+            log.write(row)
+            done[row["id"]] = row
+            counts["kept"] += row["kept"]
+            counts["new_kept"] += row["kept"]
+            minutes = max(time.monotonic() - started, 1e-9) / 60
+            bar.set_postfix(
+                pairs_min=f"{counts['new_kept'] / minutes:.1f}", eliminated=f"{1 - counts['kept'] / len(done):.0%}"
+            )
+            bar.update(1)
+
+        drive = _threaded if getattr(teacher, "thread_safe", False) else _chunked
+        return drive(config, teacher, round_number, todo, budget, record)
+
+
+def _chunked(
+    config: EvolveConfig, teacher: Backend, round_number: int, todo: list[Item], budget: Budget, record: Callable
+) -> str | None:
+    """Local engines batch internally: hand them several slots' worth of items per call."""
+    size = max(4 * config.concurrency, 8)
+    for first in range(0, len(todo), size):
+        for row in attempt(config, teacher, round_number, todo[first : first + size], budget):
+            record(row)
+        reason = budget.exhausted()
+        if reason is not None:
+            return reason
+    return None
+
+
+def _threaded(
+    config: EvolveConfig, teacher: Backend, round_number: int, todo: list[Item], budget: Budget, record: Callable
+) -> str | None:
+    """Remote servers: ``concurrency`` items in flight, each going evolve -> answer -> judge on its own,
+    so the server always has requests waiting instead of idling at a stage boundary."""
+    pending = iter(todo)
+    stopped: str | None = None
+    with ThreadPoolExecutor(config.concurrency) as pool:
+        running: set[Future] = set()
+
+        def refill() -> None:
+            nonlocal stopped
+            while len(running) < config.concurrency and stopped is None:
+                stopped = budget.exhausted()
+                item = next(pending, None) if stopped is None else None
+                if item is None:
+                    return
+                running.add(pool.submit(attempt, config, teacher, round_number, [item], budget))
+
+        refill()
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                running.discard(future)
+                for row in future.result():
+                    record(row)
+            refill()
+    return stopped
+
+
+def attempt(config: EvolveConfig, teacher: Backend, round_number: int, items: list[Item], budget: Budget) -> list[dict]:
+    """One evolution attempt per item, batched stage by stage: rewrite, answer, (judge), eliminate."""
+    ids = [attempt_id(item, round_number) for item in items]
+    heuristics = [choose_heuristic(config.heuristic_weights, config.seed, i) for i in ids]
+    rows = [
+        {
+            "id": i,
+            "seed_id": item.seed_id,
+            "round": round_number,
+            "depth": item.depth,
+            "heuristic": h,
+            "original": item.instruction,
+            "instruction": "",
+            "answer": "",
+            "kept": False,
+            "reason": None,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+        }
+        for i, item, h in zip(ids, items, heuristics, strict=True)
+    ]
+    prompts = [evolution_prompt(item.instruction, h) for item, h in zip(items, heuristics, strict=True)]
+    for row, generation in zip(rows, _ask(teacher, prompts, config.sampling(config.evolve_max_tokens)), strict=True):
+        _count(row, generation, budget)
+        row["instruction"] = clean_evolved(generation.text)
+        if generation.finish_reason == "length":
+            row["reason"] = TRUNCATED_INSTRUCTION
+        else:
+            row["reason"] = (
+                filters.instruction_length(row["instruction"])
+                or filters.copied_template(row["instruction"])
+                or filters.unchanged(row["original"], row["instruction"])
+            )
+    alive = [row for row in rows if row["reason"] is None]
+    answers = _ask(teacher, [row["instruction"] for row in alive], config.sampling(config.answer_max_tokens))
+    for row, generation in zip(alive, answers, strict=True):
+        _count(row, generation, budget)
+        row["answer"] = generation.text.strip()
+        if generation.finish_reason == "length":
+            row["reason"] = TRUNCATED_ANSWER
+        else:
+            row["reason"] = filters.eliminate(
+                row["original"], row["instruction"], row["answer"], run_code=config.run_code
+            )
+    if config.judge_equal:
+        _judge(config, teacher, [row for row in alive if row["reason"] is None], budget)
+    for row in rows:
+        row["kept"] = row["reason"] is None
+        if row["kept"]:
+            row["depth"] += 1
+    return rows
+
+
+def _judge(config: EvolveConfig, teacher: Backend, rows: list[dict], budget: Budget) -> None:
+    """WizardLM's information-gain check: the teacher says whether the rewrite equals the original."""
+    prompts = [filters.judge_prompt(row["original"], row["instruction"]) for row in rows]
+    for row, generation in zip(rows, _ask(teacher, prompts, config.sampling(16, greedy=True)), strict=True):
+        _count(row, generation, budget)
+        row["judge"] = generation.text.strip()
+        if filters.parse_judgement(generation.text) is True:
+            row["reason"] = NO_INFORMATION_GAIN
+
+
+def _ask(teacher: Backend, prompts: list[str], params: SamplingParams) -> list:
+    if not prompts:
+        return []
+    return [answers[0] for answers in teacher.chat([[{"role": "user", "content": p}] for p in prompts], params)]
+
+
+def _count(row: dict, generation: Any, budget: Budget) -> None:
+    row["prompt_tokens"] += generation.prompt_tokens
+    row["completion_tokens"] += generation.completion_tokens
+    budget.add(generation.prompt_tokens, generation.completion_tokens)
+
+
+# ---- files ---------------------------------------------------------------------------------------
+
+
+def round_path(config: EvolveConfig, round_number: int) -> Path:
+    return config.output_dir / "rounds" / f"round_{round_number}.jsonl"
+
+
+def read_round(config: EvolveConfig, round_number: int) -> dict[str, dict]:
+    """Attempts already recorded for a round, by id (a line cut by a kill is dropped)."""
+    path = round_path(config, round_number)
+    done: dict[str, dict] = {}
+    for number, line in enumerate(complete_lines(path), start=1):
+        try:
+            row = json.loads(line)
+            done[row["id"]] = row
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"{path}:{number}: not a record written by evolcoder evolve (field 'id')") from None
+    return done
+
+
+def _tokens_used(records_by_round: list[dict[str, dict]]) -> tuple[int, int]:
+    rows = [row for done in records_by_round for row in done.values()]
+    return sum(r["prompt_tokens"] for r in rows), sum(r["completion_tokens"] for r in rows)
+
+
+def check_resume(config: EvolveConfig) -> None:
+    """The first run saves its settings; a later run into the same folder must not change them."""
+    path = config.output_dir / "evolve_config.json"
+    settings = {name: _plain(getattr(config, name)) for name in FROZEN_FIELDS}
+    if path.exists():
+        saved = json.loads(path.read_text())
+        for name in FROZEN_FIELDS:
+            if name in saved and saved[name] != settings[name]:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(
+                    f"{path}: this folder was made with {flag} {saved[name]!r}, not {settings[name]!r}; "
+                    "use a new --output-dir"
+                )
+        return
+    config.output_dir.mkdir(parents=True, exist_ok=True)
+    everything = {k: _plain(v) for k, v in asdict(config).items()}
+    path.write_text(json.dumps(everything | settings, indent=2) + "\n")
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Path) else value
+
+
+def iter_kept(records_by_round: list[dict[str, dict]]) -> Iterator[dict]:
+    for done in records_by_round:
+        yield from (row for row in done.values() if row["kept"])
+
+
+__all__ = ["EvolveConfig", "EvolveResult", "Item", "Seed", "evolve"]
