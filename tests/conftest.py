@@ -7,6 +7,7 @@ with ``evolcoder.data.fetch.data_dir_from_env()``.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,12 @@ def default_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("EVOLCODER_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "hf-model-cache"))
         return default_hf_model_dir()
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server with the embedded GGUF, on 127.0.0.1, model "smollm2"."""
+    from evolcoder.llm.local_server import serve_gguf
+
+    with serve_gguf("default", alias="smollm2", n_ctx=2048) as url:
+        yield url

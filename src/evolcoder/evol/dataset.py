@@ -123,6 +123,7 @@ def _save_hf(path: Path, pairs: list[dict]) -> None:
 
     import datasets
 
+    datasets.disable_progress_bars()  # a few-millisecond save needs no bar
     columns = ["id", "instruction", "input", "output", "source"]
     table = {c: [p.get(c, "") for p in pairs] for c in columns}
     table["heuristic"] = [p.get("heuristic") or "" for p in pairs]

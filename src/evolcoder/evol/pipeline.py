@@ -256,7 +256,6 @@ def run_round(
     config: EvolveConfig, teacher: Backend, round_number: int, pool: list[Item], done: dict[str, dict], budget: Budget
 ) -> str | None:
     """Attempts every pool item not yet in ``done``; returns why it stopped early, if it did."""
-    todo = [item for item in pool if attempt_id(item, round_number) not in done]
     counts = {"kept": sum(1 for r in done.values() if r["kept"]), "new_kept": 0}
     started = time.monotonic()
     bar = tqdm(
@@ -280,17 +279,31 @@ def run_round(
             bar.update(1)
 
         drive = _threaded if getattr(teacher, "thread_safe", False) else _chunked
-        return drive(config, teacher, round_number, todo, budget, record)
+        return drive(config, teacher, round_number, pool, done, budget, record)
 
 
 def _chunked(
-    config: EvolveConfig, teacher: Backend, round_number: int, todo: list[Item], budget: Budget, record: Callable
+    config: EvolveConfig,
+    teacher: Backend,
+    round_number: int,
+    pool: list[Item],
+    done: dict,
+    budget: Budget,
+    record: Callable,
 ) -> str | None:
-    """Local engines batch internally: hand them several slots' worth of items per call."""
-    size = max(4 * config.concurrency, 8)
-    for first in range(0, len(todo), size):
-        for row in attempt(config, teacher, round_number, todo[first : first + size], budget):
-            record(row)
+    """Local engines batch internally: hand them several slots' worth of items per call.
+
+    Calls cover fixed slices of the pool, skipping slices already recorded: batched decoding is not
+    batch-invariant, so a resumed run must batch exactly as an uninterrupted one to get the same text.
+    """
+    size = 4 * config.concurrency
+    for first in range(0, len(pool), size):
+        chunk = pool[first : first + size]
+        if all(attempt_id(item, round_number) in done for item in chunk):
+            continue
+        for row in attempt(config, teacher, round_number, chunk, budget):
+            if row["id"] not in done:
+                record(row)
         reason = budget.exhausted()
         if reason is not None:
             return reason
@@ -298,11 +311,17 @@ def _chunked(
 
 
 def _threaded(
-    config: EvolveConfig, teacher: Backend, round_number: int, todo: list[Item], budget: Budget, record: Callable
+    config: EvolveConfig,
+    teacher: Backend,
+    round_number: int,
+    pool: list[Item],
+    done: dict,
+    budget: Budget,
+    record: Callable,
 ) -> str | None:
     """Remote servers: ``concurrency`` items in flight, each going evolve -> answer -> judge on its own,
     so the server always has requests waiting instead of idling at a stage boundary."""
-    pending = iter(todo)
+    pending = iter([item for item in pool if attempt_id(item, round_number) not in done])
     stopped: str | None = None
     with ThreadPoolExecutor(config.concurrency) as pool:
         running: set[Future] = set()
