@@ -23,6 +23,9 @@ def dataset_card(
 ) -> str:
     rounds = len(records_by_round)
     attempts = [row for done in records_by_round for row in done.values()]
+    prompt_tokens = sum(r["prompt_tokens"] for r in attempts)
+    completion_tokens = sum(r["completion_tokens"] for r in attempts)
+    prices = config.price()
     status = "complete" if complete else f"incomplete ({stopped or 'not finished'})"
     lines = [
         f"# Code Evol-Instruct dataset, round {rounds}",
@@ -33,8 +36,9 @@ def dataset_card(
         "",
         f"- pairs: **{len(pairs)}** ({_by_source(pairs)})",
         f"- evolution attempts: {len(attempts)}, kept {sum(r['kept'] for r in attempts)}",
-        f"- teacher tokens: {sum(r['prompt_tokens'] for r in attempts)} prompt, "
-        f"{sum(r['completion_tokens'] for r in attempts)} completion",
+        f"- teacher tokens: {prompt_tokens} prompt, {completion_tokens} completion; estimated cost "
+        f"${(prompt_tokens * prices[0] + completion_tokens * prices[1]) / 1e6:.4f} "
+        f"(USD {prices[0]:g} / {prices[1]:g} per million prompt / completion tokens)",
         "",
         "## Heuristics",
         "",
