@@ -183,6 +183,108 @@ def evolve_command(
         print(f"stopped early: {result.stopped}; run the same command again to go on")
 
 
+@app.command("setup")
+def setup_command(
+    name: Annotated[str, typer.Argument(help="What to set up: ds1000 (the pinned DS-1000 environment)")],
+    check: Annotated[
+        bool, typer.Option("--check/--no-check", help="Then run one reference solution per library in it")
+    ] = False,
+    data_dir: Annotated[Path | None, typer.Option(help="Benchmark files for --check")] = None,
+) -> None:
+    """Create the separate, pinned environment a benchmark runs in (once), then show its versions."""
+    if name.lower() != "ds1000":
+        _fail(f"unknown setup target {name!r}; choose: ds1000")
+    from evolcoder.execution.ds1000_env import (
+        DS1000EnvError,
+        ensure_env,
+        env_versions,
+        pinned_versions,
+        version_mismatches,
+    )
+
+    try:
+        python = ensure_env(progress=True)
+        versions = env_versions(python)
+    except DS1000EnvError as exc:
+        _fail(str(exc))
+    print(f"interpreter\t{python}")
+    for package in ("python", *pinned_versions()):
+        print(f"{package}\t{versions.get(package)}")
+    for line in version_mismatches(versions):
+        print(f"evolcoder: warning: not the pinned version: {line}", file=sys.stderr)
+    if not check:
+        return
+    from evolcoder.bench import ds1000
+
+    try:
+        tasks = ds1000.load(data_dir)
+        failed = 0
+        for library in ds1000.LIBRARIES:
+            task = next(t for t in tasks if t.library == library and t.problem_id not in ds1000.NEEDS_NETWORK)
+            result = ds1000.run_reference(task, python, data_dir)
+            failed += not result.passed
+            print(f"check\t{task.task_id}\t{library}\t{'passed' if result.passed else 'FAILED'}\t{result.seconds:.1f}s")
+            if not result.passed:
+                print(result.output[-2000:], file=sys.stderr)
+    except (*_user_errors(), DS1000EnvError) as exc:
+        _fail(str(exc))
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("train")
+def train_command(
+    data: Annotated[
+        str | None, typer.Option(help="Alpaca JSON/JSONL ({instruction, input, output}), code_alpaca_2k or a round dir")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="'default' (embedded SmolLM2-135M), an HF folder, a .gguf or a hub id")
+    ] = None,
+    output_dir: Annotated[Path | None, typer.Option(help="Final model, checkpoints, metrics (resumes)")] = None,
+    preset: Annotated[str | None, typer.Option(help="paper or cpu-demo (flags and --config override it)")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first K examples")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after N optimizer steps")] = None,
+    epochs: Annotated[float | None, typer.Option()] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Examples per optimizer step, all devices")] = None,
+    micro_batch_size: Annotated[int | None, typer.Option(help="Examples per forward pass per device")] = None,
+    learning_rate: Annotated[float | None, typer.Option()] = None,
+    lr_scheduler: Annotated[str | None, typer.Option(help="cosine, linear, constant or constant_with_warmup")] = None,
+    warmup_steps: Annotated[int | None, typer.Option()] = None,
+    weight_decay: Annotated[float | None, typer.Option()] = None,
+    max_length: Annotated[int | None, typer.Option(help="Tokens per example (or per packed row)")] = None,
+    precision: Annotated[str | None, typer.Option(help="auto, fp32, bf16 or fp16")] = None,
+    gradient_checkpointing: Annotated[
+        bool | None, typer.Option("--gradient-checkpointing/--no-gradient-checkpointing")
+    ] = None,
+    batching: Annotated[str | None, typer.Option(help="auto, padding-free, packing or padded")] = None,
+    attn_implementation: Annotated[
+        str | None, typer.Option(help="auto, sdpa, eager, flash_attention_2, flash_attention_3 or flex_attention")
+    ] = None,
+    lora: Annotated[bool | None, typer.Option("--lora/--full", help="LoRA adapters, or full fine-tuning")] = None,
+    lora_r: Annotated[int | None, typer.Option()] = None,
+    lora_alpha: Annotated[int | None, typer.Option()] = None,
+    lora_dropout: Annotated[float | None, typer.Option()] = None,
+    save_steps: Annotated[int | None, typer.Option(help="A checkpoint every N steps")] = None,
+    save_total_limit: Annotated[int | None, typer.Option(help="Checkpoints kept")] = None,
+    logging_steps: Annotated[int | None, typer.Option(help="A metrics row every N steps")] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+    resume: Annotated[
+        bool | None, typer.Option("--resume/--no-resume", help="Default: resume when a checkpoint exists")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file with these options")] = None,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,
+) -> None:
+    """Instruction-tune a model on Alpaca data (TRL SFT, loss on the responses; resumes after a kill)."""
+    flags = {name: value for name, value in locals().items() if name != "config"}
+    from evolcoder.train import TrainConfig, train
+
+    _, result = _run(TrainConfig, config, flags, train)
+    loss = "n/a" if result.final_loss is None else f"{result.final_loss:.4f}"
+    print(f"trained {result.steps} steps ({result.batching} batches), final loss {loss}, {result.runtime_s:.0f}s")
+    print(f"model: {result.output_dir}")
+    print(f"next: evolcoder generate --backend hf --model {result.output_dir} --prompt-style paper --benchmark ...")
+
+
 def print_pass_at_k(results: dict) -> None:
     table = Table(title=f"{results['benchmark']} pass@k")
     table.add_column("tests")
