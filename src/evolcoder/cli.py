@@ -48,7 +48,7 @@ def _run(config_class: type, config_file: Path | None, flags: dict, command: Cal
 
 @app.command("eval")
 def eval_command(
-    benchmark: Annotated[str | None, typer.Option(help="humaneval, humaneval+, mbpp or mbpp+")] = None,
+    benchmark: Annotated[str | None, typer.Option(help="humaneval, humaneval+, mbpp, mbpp+ or ds1000")] = None,
     samples: Annotated[Path | None, typer.Option(help="JSONL of {task_id, solution|completion}")] = None,
     output_dir: Annotated[Path | None, typer.Option(help="Where verdicts.jsonl and eval_results.json go")] = None,
     workers: Annotated[int | None, typer.Option(help="Sandboxes run at once (default: every core)")] = None,
@@ -61,7 +61,13 @@ def eval_command(
     k: Annotated[list[int] | None, typer.Option(help="pass@k values to report (repeatable)")] = None,
     min_time_limit: Annotated[float | None, typer.Option(help="Minimum CPU seconds per test input")] = None,
     time_limit_factor: Annotated[float | None, typer.Option(help="x reference CPU time per test input")] = None,
-    memory_mb: Annotated[int | None, typer.Option(help="Address-space limit of a sandbox, MiB")] = None,
+    memory_mb: Annotated[
+        int | None, typer.Option(help="Address-space limit of a sandbox, MiB (default 4096; DS-1000 8192)")
+    ] = None,
+    library: Annotated[
+        list[str] | None, typer.Option(help="DS-1000: only these libraries (repeatable, or comma-separated)")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the samples of the first K tasks")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML file with these options")] = None,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,
 ) -> None:
@@ -79,6 +85,8 @@ def eval_command(
         min_time_limit=min_time_limit,
         time_limit_factor=time_limit_factor,
         memory_mb=memory_mb,
+        library=library or None,
+        limit=limit,
         progress=progress,
     )
     cfg, results = _run(EvalConfig, config, flags, evaluate)
@@ -88,7 +96,7 @@ def eval_command(
 
 @app.command("generate")
 def generate_command(
-    benchmark: Annotated[str | None, typer.Option(help="humaneval, humaneval+, mbpp or mbpp+")] = None,
+    benchmark: Annotated[str | None, typer.Option(help="humaneval, humaneval+, mbpp, mbpp+ or ds1000")] = None,
     output: Annotated[Path | None, typer.Option(help="Samples JSONL to append to (resumes)")] = None,
     backend: Annotated[str | None, typer.Option(help="llamacpp (default), hf, openai or vllm")] = None,
     model: Annotated[
@@ -107,6 +115,9 @@ def generate_command(
     seed: Annotated[int | None, typer.Option()] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first K tasks")] = None,
     task_ids: Annotated[list[str] | None, typer.Option(help="Only these tasks (repeatable)")] = None,
+    library: Annotated[
+        list[str] | None, typer.Option(help="DS-1000: only these libraries (repeatable, or comma-separated)")
+    ] = None,
     data_dir: Annotated[Path | None, typer.Option()] = None,
     config: Annotated[Path | None, typer.Option(help="YAML file with these options")] = None,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,
@@ -130,6 +141,7 @@ def generate_command(
         seed=seed,
         limit=limit,
         task_ids=task_ids or None,
+        library=library or None,
         data_dir=data_dir,
         progress=progress,
     )
@@ -299,12 +311,15 @@ def print_pass_at_k(results: dict) -> None:
         if scores:
             title = f"{results['benchmark']} ({label})" if results["benchmark"].endswith("+") else name
             table.add_row(title, *[f"{100 * scores[k]:.1f}" for k in ks], tasks, str(results["n_samples"]))
+    for group in ("per_library", "per_perturbation"):
+        for name, row in results.get(group, {}).items():
+            table.add_row(f"  {name}", *[f"{100 * row[k]:.1f}" for k in ks], str(row["n_tasks"]), "")
     Console().print(table)
 
 
 @app.command("reference-samples")
 def reference_samples(
-    benchmark: Annotated[str, typer.Option(help="humaneval, humaneval+, mbpp or mbpp+")],
+    benchmark: Annotated[str, typer.Option(help="humaneval, humaneval+, mbpp, mbpp+ or ds1000")],
     output: Annotated[Path, typer.Option(help="Samples file to write")],
     limit: Annotated[int | None, typer.Option(help="Only the first N tasks")] = None,
     data_dir: Annotated[Path | None, typer.Option()] = None,

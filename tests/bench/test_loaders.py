@@ -39,7 +39,7 @@ def test_counts_and_kinds(benchmark: str, count: int, kind: str) -> None:
 
 
 def test_benchmark_registry() -> None:
-    assert set(BENCHMARKS) == {"humaneval", "humaneval+", "mbpp", "mbpp+"}
+    assert set(BENCHMARKS) == {"humaneval", "humaneval+", "mbpp", "mbpp+", "mbpp-dev", "ds1000"}
     with pytest.raises(ValueError):
         get_benchmark("apps")
 

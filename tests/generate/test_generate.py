@@ -123,3 +123,49 @@ def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
         assert done.returncode == 2 and word in done.stderr and len(done.stderr.strip().splitlines()) == 1
     with pytest.raises(ValueError, match="--task-ids"):
         generate(config(tmp_path / "y.jsonl", task_ids=["HumanEval/999"]))
+
+
+class _Scripted:
+    """A backend that answers with fixed text, recording what it was asked (prompts, stops)."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.calls: list[tuple[list, object]] = []
+
+    def complete(self, prompts: list[str], params) -> list:
+        from evolcoder.llm import Generation
+
+        self.calls.append((prompts, params))
+        return [[Generation(self.answer, 10, 5, "stop")] * params.n for _ in prompts]
+
+    chat = complete
+
+
+def test_ds1000_prompts_stops_and_post_processing(tmp_path: Path) -> None:
+    from evolcoder.bench import ds1000
+
+    numpy_tasks = ds1000.load(data_dir_from_env(), "numpy", limit=2)
+    backend = _Scripted("result = a.sum()\n</code>\nEND SOLUTION\nprint(result)")
+    out = generate(config(tmp_path / "ds.jsonl", benchmark="ds1000", library=["numpy"], prompt_style="base"), backend)
+    [(prompts, params)] = backend.calls
+    assert prompts == [t.prompt for t in numpy_tasks]  # DS-1000's completion prompt as given
+    assert "</code>" in params.stop and "\nEND SOLUTION" in params.stop
+    written = rows(out)
+    assert [r["task_id"] for r in written] == [t.task_id for t in numpy_tasks]
+    assert all(r["solution"] == "result = a.sum()\n" for r in written)  # cut at </code>, raw kept beside
+    assert written[0]["raw"] == backend.answer
+
+    # Chat answers: the model's fenced block is the solution; --library only fits DS-1000.
+    backend = _Scripted("Sure!\n```python\nresult = np.max(a)\n```\nThis takes the maximum.")
+    out = generate(config(tmp_path / "chat.jsonl", benchmark="ds1000", library="numpy", prompt_style="chat"), backend)
+    assert all(r["solution"].strip() == "result = np.max(a)" for r in rows(out))
+    with pytest.raises(ValueError, match="--library"):
+        config(tmp_path / "x.jsonl", library=["numpy"])
+
+
+def test_ds1000_with_the_embedded_model(tmp_path: Path) -> None:
+    out = tmp_path / "ds.jsonl"
+    generate(config(out, benchmark="ds1000", library=["pandas"], limit=1, max_new_tokens=24, prompt_style="base"))
+    [row] = rows(out)
+    assert row["task_id"] == "DS1000/0" and row["completion_tokens"] > 0
+    assert "</code>" not in row["solution"]

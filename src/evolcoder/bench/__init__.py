@@ -10,6 +10,8 @@ BENCHMARKS = {
     "humaneval+": "evolcoder.bench.humaneval_plus",
     "mbpp": "evolcoder.bench.mbpp",
     "mbpp+": "evolcoder.bench.mbpp_plus",
+    "ds1000": "evolcoder.bench.ds1000",
+    "mbpp-dev": "evolcoder.bench.mbpp_dev",
 }
 
 

@@ -69,6 +69,10 @@ NEEDS_NETWORK = frozenset({819})
 # solution (``# SOLUTION END``) or of a function body (``### END SOLUTION``).
 STOP_SEQUENCES: tuple[str, ...] = ("</code>", "# SOLUTION END", "END SOLUTION")
 
+# One set for a whole run of completions: in a function problem only an unindented END SOLUTION
+# ends the answer (see stop_sequences); post-processing cuts the others at their marker anyway.
+COMPLETION_STOPS: tuple[str, ...] = ("</code>", "# SOLUTION END", "\nEND SOLUTION")
+
 _FUNCTION_PROMPT_END = "### BEGIN SOLUTION"
 
 
@@ -118,8 +122,8 @@ def normalize_library(name: str) -> str:
 def _libraries(libraries: str | Iterable[str] | None) -> set[str] | None:
     if libraries is None:
         return None
-    names = libraries.split(",") if isinstance(libraries, str) else list(libraries)
-    names = [n for n in names if n.strip()]
+    given = [libraries] if isinstance(libraries, str) else list(libraries)
+    names = [n for item in given for n in item.split(",") if n.strip()]
     if not names:
         return None
     return {normalize_library(n) for n in names}

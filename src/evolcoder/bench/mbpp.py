@@ -44,12 +44,17 @@ def _entry_point(code: str, asserts: tuple[str, ...]) -> str:
 
 
 def load(data_dir: Path | str | None = None) -> list[Task]:
+    return load_split(TEST_IDS, data_dir)
+
+
+def load_split(task_ids: range, data_dir: Path | str | None = None) -> list[Task]:
+    """The problems of ``mbpp.jsonl`` with these task ids (the test split, or train + validation)."""
     path = resolve_data_file("mbpp", data_dir)
     tasks = []
     with open(path, encoding="utf-8") as f:
         for line in f:
             row = json.loads(line)
-            if row["task_id"] not in TEST_IDS:
+            if row["task_id"] not in task_ids:
                 continue
             asserts = tuple(row["test_list"])
             tasks.append(

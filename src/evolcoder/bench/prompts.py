@@ -18,6 +18,8 @@ ALPACA_HEADER = (
 
 def instruction(task: Task) -> str:
     """What the model is asked to do, in words."""
+    if task.kind == "ds1000":  # DS-1000's prompt is the problem, its code context and where to answer
+        return task.prompt
     if not task.description:  # HumanEval: the function signature and docstring say it all
         return f"Create a Python script for this problem:\n{task.prompt}"
     if task.asserts:

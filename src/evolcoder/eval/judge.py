@@ -227,3 +227,23 @@ def judge_io(
     status, reason = _status_from_outcome(outcome)
     first_missing = next((i for i, r in enumerate(results) if r is None), None)
     return SetVerdict(status, failed=[] if first_missing is None else [first_missing], reason=reason, details=details)
+
+
+def judge_program(worker: Worker, program: str, limits: Limits) -> SetVerdict:
+    """DS-1000: a whole test program, which passes only by running to its end."""
+    records: list[dict] = []
+
+    def on_record(record: dict) -> bool:
+        records.append(record)
+        return True
+
+    outcome = worker.run({"kind": "program", "code": program}, limits, on_record)
+    done = [r for r in records if r.get("done")]
+    if done and done[0].get("ok") is True and outcome.exit_code == 0:
+        return SetVerdict(PASS)
+    if done and done[0].get("ok") is not True:
+        line = done[0].get("line")
+        reason = done[0].get("e") or "test failed"
+        return SetVerdict(FAIL, failed=[0], reason=f"{reason} (at: {line})" if line else reason)
+    status, reason = _status_from_outcome(outcome)
+    return SetVerdict(status, failed=[0], reason=reason)

@@ -19,7 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from evolcoder.bench import BENCHMARKS, get_benchmark
+from evolcoder.bench import BENCHMARKS, ds1000, get_benchmark
 from evolcoder.bench.base import Task
 from evolcoder.bench.mbpp import called_names
 from evolcoder.data import DATA_FILES, cache_dir, resolve_data_file
@@ -32,9 +32,10 @@ from evolcoder.eval.judge import (
     judge_asserts,
     judge_check,
     judge_io,
+    judge_program,
 )
 from evolcoder.eval.passk import default_ks, mean_pass_at_k
-from evolcoder.eval.samples import Sample, read_samples
+from evolcoder.eval.samples import InputError, Sample, read_samples
 from evolcoder.execution.isolation import Limits, Policy
 from evolcoder.execution.values import to_jsonable
 from evolcoder.execution.worker import Worker, WorkerPool
@@ -56,7 +57,9 @@ class EvalConfig:
     k: list[int] = field(default_factory=lambda: [1, 10, 100])
     min_time_limit: float = 1.0  # CPU seconds per test input, at least
     time_limit_factor: float = 4.0  # x the reference solution's CPU time on that input
-    memory_mb: int = 4096
+    memory_mb: int | None = None  # default: 4096, and 8192 for DS-1000 (its libraries map ~1.9 GB)
+    library: list[str] = field(default_factory=list)  # DS-1000: only these libraries
+    limit: int | None = None  # only the samples of the first K (selected) tasks
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -71,12 +74,21 @@ class EvalConfig:
             raise ValueError("--k values must be positive integers")
         if self.min_time_limit <= 0 or self.time_limit_factor <= 0:
             raise ValueError("--min-time-limit and --time-limit-factor must be positive")
+        if self.memory_mb is None:
+            self.memory_mb = 8192 if self.benchmark == "ds1000" else 4096
+        if self.memory_mb < 64:
+            raise ValueError("--memory-mb must be at least 64")
+        self.library = [self.library] if isinstance(self.library, str) else list(self.library or [])
+        if self.library and self.benchmark != "ds1000":
+            raise ValueError("--library selects DS-1000 problems; it does not apply to " + self.benchmark)
+        if self.limit is not None and self.limit < 1:
+            raise ValueError("--limit must be at least 1")
 
     def resolved_output_dir(self) -> Path:
         return self.output_dir or self.samples.with_name(self.samples.stem + "_eval")
 
 
-def _run_key(config: EvalConfig, data_sha: str) -> str:
+def _run_key(config: EvalConfig, data_sha: str, environment: str = "") -> str:
     parts = [
         config.benchmark,
         data_sha,
@@ -86,6 +98,8 @@ def _run_key(config: EvalConfig, data_sha: str) -> str:
         config.memory_mb,
         HARNESS_VERSION,
     ]
+    if environment:  # DS-1000: verdicts hold for the environment they ran in
+        parts.append(environment)
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
@@ -117,18 +131,22 @@ def _fail_tests(verdict: SetVerdict | None, task: Task, input_set: str, details:
 class _Judge:
     """Judges one sample with a worker; built once per run."""
 
-    def __init__(self, config: EvalConfig, dataset: str | None, tasks: dict[str, Task], expected: dict) -> None:
+    def __init__(
+        self, config: EvalConfig, dataset: str | None, tasks: dict[str, Task], expected: dict, limits: Limits
+    ) -> None:
         self.config = config
         self.dataset = dataset
         self.tasks = tasks
         self.expected = expected
         self.times = TimeLimits(min_seconds=config.min_time_limit, factor=config.time_limit_factor)
-        self.limits = Limits(memory_bytes=config.memory_mb << 20)
+        self.limits = limits
         self.payloads = InputPayloads()
 
     def __call__(self, worker: Worker, sample: Sample) -> tuple[Sample, SetVerdict, SetVerdict | None]:
         task = self.tasks[sample.task_id]
         fail_fast = not self.config.details
+        if task.kind == "ds1000":
+            return sample, judge_program(worker, ds1000.program(task, sample.solution), self.limits), None
         if task.kind == "check":
             return sample, judge_check(worker, task, sample.solution, self.limits, self.times), None
         if task.kind == "asserts":
@@ -173,9 +191,55 @@ def _row(run_key: str, sample: Sample, task: Task, base: SetVerdict, plus: SetVe
     return row
 
 
-def probe_sandbox(policy: Policy) -> dict:
+@dataclass
+class _Sandbox:
+    """How a benchmark's samples run: the pool's settings and each run's limits."""
+
+    policy: Policy
+    limits: Limits
+    preload: tuple[str, ...] = ()
+    python: str | None = None  # default: this interpreter
+    env: dict[str, str] = field(default_factory=dict)
+    environment: dict | None = None  # DS-1000: the pinned environment, recorded with the results
+
+
+def _sandbox(config: EvalConfig, data_path: Path) -> _Sandbox:
+    hidden = (os.path.expanduser("~"), str(data_path.parent), str(cache_dir()))
+    if config.benchmark != "ds1000":
+        return _Sandbox(Policy(hidden_paths=hidden), Limits(memory_bytes=config.memory_mb << 20))
+    from evolcoder.execution.ds1000_env import describe_env, pins_hash
+    from evolcoder.execution.ds1000_sandbox import ds1000_sandbox
+
+    profile = ds1000_sandbox(
+        ds1000.seaborn_data_dir(config.data_dir),
+        hidden_paths=hidden,
+        memory_bytes=config.memory_mb << 20,
+        progress=config.progress,
+    )
+    environment = describe_env(profile.python)
+    environment["pins_hash"] = environment["pins_hash"] or pins_hash()
+    return _Sandbox(profile.policy, profile.limits, profile.preload, profile.python, profile.env, environment)
+
+
+def select_samples(samples: list[Sample], tasks: list[Task], config: EvalConfig) -> list[Sample]:
+    """``--library`` and ``--limit``: the samples of the selected tasks (the first K that have samples)."""
+    if not config.library and config.limit is None:
+        return samples
+    wanted = {t.task_id for t in tasks}
+    if config.library:
+        wanted = {t.task_id for t in ds1000.load(config.data_dir, config.library)}
+    present = {s.task_id for s in samples}
+    chosen = [t.task_id for t in tasks if t.task_id in wanted and t.task_id in present][: config.limit]
+    keep = set(chosen)
+    selected = [s for s in samples if s.task_id in keep]
+    if not selected:
+        raise InputError(f"{config.samples}: no samples for the selected tasks")
+    return selected
+
+
+def probe_sandbox(policy: Policy, python: str | None = None, env: dict[str, str] | None = None) -> dict:
     """Which protections the sandbox has on this machine (recorded with the results)."""
-    worker = Worker(policy=policy)
+    worker = Worker(policy=policy, python=python, env=env)
     try:
         return worker.run({"kind": "script", "code": "pass"}, Limits(wall_seconds=30)).protections
     finally:
@@ -187,22 +251,25 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     data_key = module.DATA_KEYS[0]
     data_path = resolve_data_file(data_key, config.data_dir)
     data_sha = DATA_FILES[data_key].sha256 or groundtruth.file_sha256(data_path)
-    all_tasks = {t.task_id: t for t in module.load(config.data_dir)}
-    samples = read_samples(config.samples, all_tasks)
+    task_list = module.load(config.data_dir)
+    all_tasks = {t.task_id: t for t in task_list}
+    samples = select_samples(read_samples(config.samples, all_tasks), task_list, config)
+    sandbox = _sandbox(config, data_path)
     out_dir = config.resolved_output_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
-    run_key = _run_key(config, data_sha)
+    environment = json.dumps(sandbox.environment, sort_keys=True) if sandbox.environment else ""
+    run_key = _run_key(config, data_sha, environment)
     verdict_path = out_dir / "verdicts.jsonl"
     done = read_done(verdict_path, run_key)
     todo = [s for s in samples if s.key not in done]
     used = {s.task_id for s in samples}
     tasks = {tid: t for tid, t in all_tasks.items() if tid in used}
-    policy = Policy(hidden_paths=(os.path.expanduser("~"), str(data_path.parent), str(cache_dir())))
     workers = config.workers or os.cpu_count() or 1
     dataset = getattr(module, "DATASET", None)
 
     io_tasks = [t for t in tasks.values() if t.kind == "io"]
-    with WorkerPool(workers, policy) as pool:
+    pool_options = dict(preload=sandbox.preload, python=sandbox.python, env=sandbox.env)
+    with WorkerPool(workers, sandbox.policy, **pool_options) as pool:
         if io_tasks and todo:
             with tqdm(
                 total=2 * len(io_tasks), desc="expected outputs", disable=not config.progress, leave=False
@@ -210,7 +277,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                 expected = groundtruth.load_or_compute(config.benchmark, dataset, io_tasks, data_sha, pool, bar.update)
         else:
             expected = {}
-        judge = _Judge(config, dataset, tasks, expected)
+        judge = _Judge(config, dataset, tasks, expected, sandbox.limits)
         todo = _longest_first(todo, expected)
         with (
             open(verdict_path, "a", encoding="utf-8") as out,
@@ -228,7 +295,11 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                 out.flush()
                 done[sample.key] = row
                 bar.update(1)
-    results = _results(config, samples, done, data_sha, len(all_tasks), probe_sandbox(policy))
+    protections = probe_sandbox(sandbox.policy, sandbox.python, sandbox.env)
+    results = _results(config, samples, done, data_sha, len(all_tasks), protections)
+    if config.benchmark == "ds1000":
+        results.update(_ds1000_breakdown(config, samples, done, tasks))
+        results["environment"] = sandbox.environment
     _write_json_atomic(out_dir / "eval_results.json", results)
     return results
 
@@ -269,6 +340,38 @@ def _results(config: EvalConfig, samples: list[Sample], done: dict, data_sha: st
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
         "sandbox": sandbox,
         "harness_version": HARNESS_VERSION,
+    }
+
+
+def _ds1000_breakdown(config: EvalConfig, samples: list[Sample], done: dict, tasks: dict[str, Task]) -> dict:
+    """pass@k per library and per perturbation type, as DS-1000 and the paper report it."""
+    counts: dict[str, list[int]] = {}
+    for sample in samples:
+        n_c = counts.setdefault(sample.task_id, [0, 0])
+        n_c[0] += 1
+        n_c[1] += done[sample.key]["base_status"] == PASS
+    ks = default_ks(min(n for n, _ in counts.values()), sorted(set(config.k)))
+
+    def table(attribute: str, order: tuple[str, ...]) -> dict:
+        groups: dict[str, list[tuple[int, int]]] = {}
+        for task_id, (n, c) in counts.items():
+            groups.setdefault(getattr(tasks[task_id], attribute), []).append((n, c))
+        rows = {}
+        for name in [*order, *sorted(set(groups) - set(order))]:
+            if name in groups:
+                group = groups[name]
+                rows[name] = {
+                    "n_tasks": len(group),
+                    "passed_tasks": sum(c > 0 for _, c in group),
+                    **{f"pass@{k}": mean_pass_at_k(group, k) for k in ks},
+                }
+        return rows
+
+    network = sorted(ds1000.task_id(p) for p in ds1000.NEEDS_NETWORK if ds1000.task_id(p) in counts)
+    return {
+        "per_library": table("library", ds1000.LIBRARIES),
+        "per_perturbation": table("perturbation_type", ds1000.PERTURBATIONS),
+        "needs_network": network,  # cannot pass offline: the sandbox has no network
     }
 
 

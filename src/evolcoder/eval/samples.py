@@ -33,8 +33,9 @@ def normalize_task_id(raw: object, tasks: dict[str, Task]) -> str | None:
     text = str(raw).strip()
     if text in tasks:
         return text
-    if text.isdigit() and f"Mbpp/{text}" in tasks:
-        return f"Mbpp/{text}"
+    for prefix in ("Mbpp/", "DS1000/"):
+        if text.isdigit() and f"{prefix}{text}" in tasks:
+            return f"{prefix}{text}"
     return None
 
 
@@ -58,23 +59,34 @@ def read_samples(path: Path, tasks: dict[str, Task]) -> list[Sample]:
             raise InputError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(row, dict):
             raise InputError(f"{where}: expected a JSON object, got {type(row).__name__}")
-        if "task_id" not in row:
+        id_field = "task_id" if "task_id" in row or "id" not in row else "id"  # DS-1000's own files: "id"
+        if id_field not in row:
             raise InputError(f"{where}: field 'task_id' is missing")
-        task_id = normalize_task_id(row["task_id"], tasks)
+        task_id = normalize_task_id(row[id_field], tasks)
         if task_id is None:
-            raise InputError(f"{where}: field 'task_id': unknown task {row['task_id']!r} for this benchmark")
-        if "solution" in row:
-            field, text = "solution", row["solution"]
-        elif "completion" in row:
-            field, text = "completion", row["completion"]
-        else:
+            raise InputError(f"{where}: field '{id_field}': unknown task {row[id_field]!r} for this benchmark")
+        task = tasks[task_id]
+        fields = ("solution", "completion", "code") if task.kind == "ds1000" else ("solution", "completion")
+        field = next((name for name in fields if name in row), None)
+        if field is None:
             raise InputError(f"{where}: needs a 'solution' or a 'completion' field")
+        text = row[field]
         if not isinstance(text, str):
             raise InputError(f"{where}: field '{field}' must be a string, got {type(text).__name__}")
-        solution = text if field == "solution" else tasks[task_id].prompt + text
+        solution = text if field == "solution" else _complete(task, text)
         completion_id = counts.get(task_id, 0)
         counts[task_id] = completion_id + 1
         samples.append(Sample(task_id, solution, number, completion_id))
     if not samples:
         raise InputError(f"{path}: no samples in the file")
     return samples
+
+
+def _complete(task: Task, completion: str) -> str:
+    """A completion as a solution: the prompt continued, or for DS-1000 the answer's code itself
+    (cut at ``</code>`` / ``END SOLUTION`` as DS-1000's own harness does)."""
+    if task.kind == "ds1000":
+        from evolcoder.bench.ds1000 import postprocess
+
+        return postprocess(completion, task)
+    return task.prompt + completion

@@ -7,6 +7,8 @@ Four kinds of request:
 - ``check``: HumanEval's own ``check(candidate)`` test function.
 - ``asserts``: MBPP's ``assert`` lines, one by one.
 - ``script``: run a whole program as ``__main__``.
+- ``program``: run a whole test program (DS-1000's); it passes only by reaching its end, so
+  ``exit(0)`` halfway fails as an exception does.
 
 For ``check`` and ``asserts`` the comparison has to happen here, so every value the candidate
 returns to the test is first rebuilt as plain builtins (``guard_value``): an object that overrides
@@ -136,6 +138,8 @@ def run_request(request: dict, payload: bytes, result_fd: int) -> None:
         _asserts(request, out)
     elif kind == "script":
         _script(request, out)
+    elif kind == "program":
+        _program(request, out)
     else:
         out.send({"error": f"unknown request kind {kind!r}"})
 
@@ -290,5 +294,23 @@ def _script(request: dict, out: _Writer) -> None:
         return
     except BaseException as exc:
         out.send({"done": True, "ok": False, "e": _describe(exc)})
+        return
+    out.send({"done": True, "ok": True})
+
+
+def _program(request: dict, out: _Writer) -> None:
+    # A forked sandbox inherits the fork server's NumPy random state: every run would draw the same
+    # numbers, where a fresh interpreter (the official way) starts from fresh entropy.
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+    try:
+        _define(request["code"], request.get("filename", "<program>"))
+    except SystemExit as exc:
+        out.send({"done": True, "ok": False, "e": f"the program exited before its end (SystemExit: {exc.code})"})
+        return
+    except BaseException as exc:
+        line = _failing_line(exc, "<program>", request["code"])
+        out.send({"done": True, "ok": False, "e": _describe(exc), "line": line})
         return
     out.send({"done": True, "ok": True})

@@ -66,6 +66,7 @@ class Policy:
     block_python_events: bool = True  # audit hook: sockets, subprocesses, exec, fork
     hidden_paths: tuple[str, ...] = field(default_factory=lambda: (os.path.expanduser("~"),))
     # ^ covered by an empty tmpfs: home by default; callers add data and cache folders
+    readable_paths: tuple[str, ...] = ()  # folders bound back read-only below a hidden one (data a program reads)
     extra_env: tuple[tuple[str, str], ...] = ()
 
 
@@ -159,7 +160,8 @@ def setup_filesystem(policy: Policy, limits: Limits, protections: Protections) -
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
     masked = [os.path.realpath(p) for p in policy.hidden_paths if os.path.isdir(p)]
     reexpose: dict[str, int] = {}
-    for path in needed_paths():
+    readable = [os.path.realpath(p) for p in policy.readable_paths if os.path.isdir(p)]
+    for path in needed_paths() + readable:
         ancestor = _masked_ancestor(path, masked)
         if ancestor is not None:
             if ancestor not in masked:
@@ -269,6 +271,8 @@ BLOCKED_EVENTS = {
     "socket.__new__": "network access is disabled in the sandbox",
     "socket.connect": "network access is disabled in the sandbox",
     "socket.bind": "network access is disabled in the sandbox",
+    "socket.getaddrinfo": "network access is disabled in the sandbox",
+    "socket.gethostbyname": "network access is disabled in the sandbox",
     "subprocess.Popen": "starting programs is disabled in the sandbox",
     "os.system": "starting programs is disabled in the sandbox",
     "os.exec": "starting programs is disabled in the sandbox",

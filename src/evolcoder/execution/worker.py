@@ -56,10 +56,14 @@ class Worker:
         slot: int = 0,
         policy: Policy | None = None,
         preload: Iterable[str] = (),
+        python: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.slot = slot
         self.policy = policy or Policy()
         self.preload = list(preload)
+        self.python = python or sys.executable  # another interpreter: a separate environment (DS-1000)
+        self.env = dict(env or {})  # set before the preloads are imported (they may read it then)
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
 
@@ -77,8 +81,9 @@ class Worker:
         for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
             if key in os.environ:
                 env[key] = os.environ[key]
+        env.update(self.env)
         self._proc = subprocess.Popen(
-            [sys.executable, "-s", "-m", "evolcoder.execution.zygote", str(child.fileno())],
+            [self.python, "-s", "-m", "evolcoder.execution.zygote", str(child.fileno())],
             pass_fds=[child.fileno()],
             env=env,
             cwd="/",
@@ -255,9 +260,11 @@ class WorkerPool:
         policy: Policy | None = None,
         preload: Iterable[str] = (),
         first_slot: int = 0,
+        python: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.n_workers = n_workers or os.cpu_count() or 1
-        self._make = lambda slot: Worker(first_slot + slot, policy, preload)
+        self._make = lambda slot: Worker(first_slot + slot, policy, preload, python, env)
         self._local = threading.local()
         self._workers: list[Worker] = []
         self._lock = threading.Lock()

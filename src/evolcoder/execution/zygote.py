@@ -73,7 +73,10 @@ def main() -> None:
     if hello is None:
         return
     for module in hello.get("preload", []):
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - a program that imports it meets the error itself
+            pass
     policy = isolation.Policy(**_tuples(hello["policy"]))
     slot = int(hello["slot"])
     # Children are reaped by the kernel; the supervisor resets this after fork.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from evolcoder.bench import BENCHMARKS, get_benchmark
+from evolcoder.bench import BENCHMARKS, ds1000, get_benchmark
 from evolcoder.bench.base import Task
 from evolcoder.bench.extract import extract_program
 from evolcoder.bench.prompts import PROMPT_STYLES, base_prompt, chat_messages, paper_prompt
@@ -46,6 +46,7 @@ class GenerateConfig:
     concurrency: int = 8  # sequences decoded together (llamacpp, hf) or requests in flight (openai)
     limit: int | None = None  # the first K tasks
     task_ids: list[str] = field(default_factory=list)
+    library: list[str] = field(default_factory=list)  # DS-1000: only these libraries
     data_dir: Path | None = None
     progress: bool = True
 
@@ -58,12 +59,17 @@ class GenerateConfig:
             raise ValueError(f"--prompt-style must be one of: {', '.join(PROMPT_STYLES)}")
         if self.limit is not None and self.limit < 1:
             raise ValueError("--limit must be at least 1")
+        self.library = [self.library] if isinstance(self.library, str) else list(self.library or [])
+        if self.library and self.benchmark != "ds1000":
+            raise ValueError("--library selects DS-1000 problems; it does not apply to " + self.benchmark)
         self.output = Path(self.output)
         self.data_dir = Path(self.data_dir) if self.data_dir else None
         self.sampling()  # checks the sampling flags
 
     def sampling(self) -> SamplingParams:
         stops = PAPER_STOPS if self.prompt_style == "paper" else BASE_STOPS if self.prompt_style == "base" else ()
+        if self.benchmark == "ds1000" and self.prompt_style == "base":
+            stops = ds1000.COMPLETION_STOPS
         return SamplingParams(self.max_new_tokens, self.temperature, self.top_p, self.n, self.seed, stops)
 
 
@@ -78,6 +84,12 @@ def select_tasks(tasks: list[Task], config: GenerateConfig) -> list[Task]:
             chosen.append(by_id[task_id])
         tasks = chosen
     return tasks[: config.limit] if config.limit else tasks
+
+
+def load_tasks(config: GenerateConfig) -> list[Task]:
+    if config.library:
+        return ds1000.load(config.data_dir, config.library)
+    return get_benchmark(config.benchmark).load(config.data_dir)
 
 
 def read_existing(path: Path) -> set[tuple[str, int]]:
@@ -96,7 +108,7 @@ def read_existing(path: Path) -> set[tuple[str, int]]:
 
 def generate(config: GenerateConfig, backend: Backend | None = None) -> Path:
     """Sample into ``config.output``; ``backend``, if given, is used instead of loading one."""
-    tasks = select_tasks(get_benchmark(config.benchmark).load(config.data_dir), config)
+    tasks = select_tasks(load_tasks(config), config)
     done = read_existing(config.output)
     todo = [t for t in tasks if any((t.task_id, j) not in done for j in range(config.n))]
     params = config.sampling()
@@ -146,7 +158,9 @@ def _sample(backend: Backend, tasks: list[Task], config: GenerateConfig, params:
 
 def _row(task: Task, sample_index: int, generation: Generation, prompt_style: str) -> dict:
     raw = generation.text
-    if prompt_style == "base" and not task.description:
+    if task.kind == "ds1000":
+        solution = ds1000.postprocess(raw, task)  # the code that goes into the test program
+    elif prompt_style == "base" and not task.description:
         solution = extract_program(task.prompt + raw, task.entry_point, "")  # a continuation of the prompt
     else:
         solution = extract_program(raw, task.entry_point, task.prompt)
