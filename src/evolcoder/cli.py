@@ -366,5 +366,17 @@ def data_verify(data_dir: Annotated[Path | None, typer.Option()] = None) -> None
         raise typer.Exit(1)
 
 
+def _register_commands() -> None:
+    """Commands whose flags live beside their code (one module per part of the system)."""
+    from evolcoder.report.cli import report_command
+    from evolcoder.run.cli import run_command
+
+    app.command("run")(run_command)
+    app.command("report")(report_command)
+
+
+_register_commands()
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,158 @@
+"""``evolcoder report``: a markdown report and PNG figures from one or more experiment folders.
+
+Flow: load the published numbers → load each experiment's summary.json (missing parts become
+notes) → draw the figures that have data → write ``report.md`` with the tables, the intervals,
+the mini-replication verdict and a list of what is missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evolcoder.report import figures, tables
+from evolcoder.report.experiment import Experiment, Score, load_experiment
+from evolcoder.report.published import Published, load_published
+from evolcoder.report.replication import VERDICT_BENCHMARKS, is_mini_replication, ordering_sentence
+
+REPORT_FILE = "report.md"
+FIGURES = {
+    "fig1": "fig1_humaneval.png",
+    "ds1000": "ds1000_per_library.png",
+    "dev": "dev_pass1_by_round.png",
+    "loss": "train_loss.png",
+    "evolve": "evolve_heuristics.png",
+}
+INTERVAL_NOTE = (
+    "Our numbers carry a 95% Wilson score interval over the benchmark's tasks (greedy pass@1 is the "
+    "share of tasks passed; for a sampled pass@1 the interval is taken on pass@1 × tasks, an approximation). "
+    "Published numbers are shown as printed, with no interval."
+)
+
+
+def build_report(experiment_dirs: list[Path], output_dir: Path, published_file: Path | None = None) -> Path:
+    """Write ``report.md`` and the figures into ``output_dir``; returns the report's path."""
+    published = load_published(published_file)
+    experiments = _unique_names([load_experiment(Path(d)) for d in experiment_dirs])
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    scores = [s for e in experiments for s in e.scores]
+    drawn = {
+        "fig1": figures.plot_fig1(published, scores, output_dir / FIGURES["fig1"]),
+        "ds1000": figures.plot_ds1000(published, scores, output_dir / FIGURES["ds1000"]),
+        "dev": figures.plot_dev_by_round(experiments, output_dir / FIGURES["dev"]),
+        "loss": figures.plot_train_loss(experiments, output_dir / FIGURES["loss"]),
+        "evolve": figures.plot_evolve(experiments, output_dir / FIGURES["evolve"]),
+    }
+    lines = _header(experiments, output_dir)
+    lines += _replication(experiments)
+    lines += _comparison(published, scores, drawn, output_dir)
+    lines += _loop(experiments, drawn)
+    lines += _missing(experiments, drawn)
+    path = output_dir / REPORT_FILE
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _unique_names(experiments: list[Experiment]) -> list[Experiment]:
+    """Two folders with the same experiment name are told apart by their folder name."""
+    seen: dict[str, int] = {}
+    for experiment in experiments:
+        seen[experiment.name] = seen.get(experiment.name, 0) + 1
+    for experiment in experiments:
+        if seen[experiment.name] > 1:
+            experiment.name = f"{experiment.name} ({experiment.folder})"
+            for index, score in enumerate(experiment.scores):
+                experiment.scores[index] = _renamed(score, experiment.name)
+    return experiments
+
+
+def _renamed(score: Score, name: str) -> Score:
+    from dataclasses import replace
+
+    return replace(
+        score, experiment=name, per_library={k: replace(v, experiment=name) for k, v in score.per_library.items()}
+    )
+
+
+def _header(experiments: list[Experiment], output_dir: Path) -> list[str]:
+    lines = ["# evolcoder report", "", "Experiments:", ""]
+    for e in experiments:
+        manifest = tables.manifest_link(e.manifest, output_dir) if e.manifest else "no manifest"
+        dev = e.dev
+        dev_text = (
+            f"dev set {dev.get('benchmark', '?')} {dev.get('task_ids', '')} ({dev.get('n_tasks', '?')} tasks)"
+            if dev
+            else "dev set not recorded"
+        )
+        lines.append(
+            f"- **{e.name}** (`{e.folder}`): base model {e.base_model or 'not recorded'}; {dev_text}; {manifest}"
+        )
+    return lines + ["", INTERVAL_NOTE, ""]
+
+
+def _replication(experiments: list[Experiment]) -> list[str]:
+    minis = [e for e in experiments if is_mini_replication(e)]
+    if not minis:
+        return []
+    lines = ["## Mini-replication: base, SFT on the seed set, SFT on the evolved round", ""]
+    for experiment in minis:
+        lines.append(f"**{experiment.name}**:")
+        lines.append("")
+        lines += [f"- {ordering_sentence(experiment, benchmark)}" for benchmark in VERDICT_BENCHMARKS]
+        lines.append("")
+    return lines
+
+
+def _comparison(published: Published, scores: list[Score], drawn: dict[str, bool], output_dir: Path) -> list[str]:
+    lines = ["## Figure 1 analogue: HumanEval and HumanEval+", ""]
+    lines += _figure(drawn["fig1"], FIGURES["fig1"], "no HumanEval numbers to draw")
+    lines += [f"> {published.notes['fig1']}", ""] if "fig1" in published.notes else []
+    for benchmark in ("humaneval", "humaneval+"):
+        lines += [f"### {tables.BENCHMARK_TITLES[benchmark]} (Figure 1 sources)", ""]
+        ours = [s for s in scores if s.benchmark == benchmark]
+        lines += tables.benchmark_table(published.select("fig1", benchmark), ours, output_dir) + [""]
+    lines += ["## Table 1 analogue: HumanEval and MBPP", ""]
+    lines += [f"> {published.notes['table1']}", ""] if "table1" in published.notes else []
+    for benchmark in ("humaneval", "mbpp"):
+        lines += [f"### {tables.BENCHMARK_TITLES[benchmark]}", ""]
+        ours = [s for s in scores if s.benchmark == benchmark]
+        lines += tables.benchmark_table(published.select("table1", benchmark), ours, output_dir) + [""]
+    plus = [s for s in scores if s.benchmark in ("humaneval+", "mbpp+")]
+    if plus:
+        lines += ["### Ours on HumanEval+ and MBPP+", ""]
+        for benchmark in ("humaneval+", "mbpp+"):
+            ours = [s for s in plus if s.benchmark == benchmark]
+            if ours:
+                lines += [f"{tables.BENCHMARK_TITLES[benchmark]}:", ""]
+                lines += tables.benchmark_table([], ours, output_dir) + [""]
+    lines += ["## DS-1000 per library", ""]
+    lines += _figure(drawn["ds1000"], FIGURES["ds1000"], "no DS-1000 numbers to draw")
+    lines += [f"> {published.notes['ds1000']}", ""] if "ds1000" in published.notes else []
+    ours = [s for s in scores if s.benchmark == "ds1000"]
+    lines += tables.ds1000_table(published, ours, output_dir) + [""]
+    return lines
+
+
+def _loop(experiments: list[Experiment], drawn: dict[str, bool]) -> list[str]:
+    lines = ["## The evolution loop", "", "### Dev pass@1 per round", ""]
+    lines += _figure(drawn["dev"], FIGURES["dev"], "no dev results")
+    lines += tables.rounds_table(experiments) + [""]
+    lines += ["### Training loss", ""]
+    lines += _figure(drawn["loss"], FIGURES["loss"], "no training metrics")
+    lines += ["### Evolution: heuristics and eliminations", ""]
+    lines += _figure(drawn["evolve"], FIGURES["evolve"], "no evolution statistics")
+    lines += tables.evolve_table(experiments) + [""]
+    return lines
+
+
+def _figure(drawn: bool, name: str, why: str) -> list[str]:
+    if drawn:
+        return [f"![{name}]({name})", ""]
+    return [f"*Figure `{name}` not drawn: {why}.*", ""]
+
+
+def _missing(experiments: list[Experiment], drawn: dict[str, bool]) -> list[str]:
+    lines = ["## Missing", ""]
+    notes = [f"- {e.name}: {note}" for e in experiments for note in e.missing]
+    notes += [f"- figure `{FIGURES[key]}` not drawn (no data)" for key, done in drawn.items() if not done]
+    return lines + (notes or ["Nothing: every part of every experiment is present."]) + [""]

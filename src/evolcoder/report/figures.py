@@ -1,0 +1,233 @@
+"""The report's PNG figures (matplotlib, file backend only).
+
+Each function draws one figure and returns False, writing nothing, when it has no data. The
+setting of every bar is visible: solid for greedy, hatched ``//`` for sampled, ``..`` for a
+setting the source does not state; our bars carry their 95% interval as an error bar.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from evolcoder.report.experiment import Experiment, Score
+from evolcoder.report.published import DS1000_LIBRARIES, Published, Setting
+
+HATCH = {"greedy": "", "sampled": "//", "unstated": ".."}
+BENCH_COLOURS = {"humaneval": "#4c72b0", "humaneval+": "#dd8452"}
+OURS_EDGE = "#c00000"
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(plt: Any, figure: Any, path: Path) -> None:
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _setting_legend(plt: Any) -> list:
+    from matplotlib.patches import Patch
+
+    labels = {"greedy": "greedy", "sampled": "sampled (n, T in the tables)", "unstated": "setting not stated"}
+    return [Patch(facecolor="white", edgecolor="black", hatch=HATCH[m], label=labels[m]) for m in HATCH]
+
+
+def _error(score: Score) -> tuple[float, float] | None:
+    if score.interval is None:
+        return None
+    return score.value - score.interval[0], score.interval[1] - score.value
+
+
+def plot_fig1(published: Published, scores: list[Score], path: Path) -> bool:
+    """HumanEval and HumanEval+ pass@1, published (Figure 1) and ours, one row per model."""
+    benchmarks = ("humaneval", "humaneval+")
+    rows: list[tuple[str, bool, dict[str, tuple[float, Setting, Score | None]]]] = []
+    for model in dict.fromkeys(p.model for p in published.select("fig1")):
+        values = {p.benchmark: (p.value, p.setting, None) for p in published.select("fig1") if p.model == model}
+        rows.append((model, False, values))
+    for display in dict.fromkeys(s.display for s in scores if s.benchmark in benchmarks):
+        values = {
+            s.benchmark: (s.value, s.setting, s) for s in scores if s.display == display and s.benchmark in benchmarks
+        }
+        rows.append((display, True, values))
+    if not rows:
+        return False
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(10, 0.55 * len(rows) + 1.8))
+    height = 0.38
+    for index, (_, ours, values) in enumerate(rows):
+        for offset, benchmark in enumerate(benchmarks):
+            if benchmark not in values:
+                continue
+            value, setting, score = values[benchmark]
+            y = index + (offset - 0.5) * height
+            error = _error(score) if score else None
+            axes.barh(
+                y,
+                value,
+                height=height,
+                color=BENCH_COLOURS[benchmark],
+                hatch=HATCH[setting.mode],
+                edgecolor=OURS_EDGE if ours else "black",
+                linewidth=1.8 if ours else 0.6,
+                xerr=None if error is None else [[error[0]], [error[1]]],
+                capsize=3,
+            )
+            axes.text(value + 0.8, y, f"{value:.1f}", va="center", fontsize=8)
+    axes.set_yticks(range(len(rows)))
+    axes.set_yticklabels([("★ " if ours else "") + name for name, ours, _ in rows], fontsize=9)
+    axes.invert_yaxis()
+    axes.set_xlim(0, 100)
+    axes.set_xlabel("pass@1 (%)")
+    axes.set_title("HumanEval and HumanEval+ pass@1: published and ours (★, 95% interval)")
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=c, label=b) for b, c in BENCH_COLOURS.items()] + _setting_legend(plt)
+    axes.legend(handles=handles, loc="lower right", fontsize=8)
+    axes.grid(axis="x", alpha=0.3)
+    _save(plt, figure, path)
+    return True
+
+
+def plot_ds1000(published: Published, scores: list[Score], path: Path) -> bool:
+    """DS-1000 pass@1 per library: the published completion-format rows and ours."""
+    series: list[tuple[str, bool, dict[str, tuple[float, Setting, Score | None]]]] = []
+    for model in dict.fromkeys(p.model for p in published.select("ds1000")):
+        values = {p.library: (p.value, p.setting, None) for p in published.select("ds1000") if p.model == model}
+        series.append((model, False, values))
+    for score in scores:
+        if score.benchmark == "ds1000":
+            values = {lib: (s.value, s.setting, s) for lib, s in score.per_library.items()}
+            values["All"] = (score.value, score.setting, score)
+            series.append((score.display, True, values))
+    if not series:
+        return False
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(12, 5))
+    width = 0.8 / len(series)
+    colours = plt.get_cmap("tab10")
+    for index, (name, ours, values) in enumerate(series):
+        for position, library in enumerate(DS1000_LIBRARIES):
+            if library not in values:
+                continue
+            value, setting, score = values[library]
+            error = _error(score) if score else None
+            axes.bar(
+                position + (index - (len(series) - 1) / 2) * width,
+                value,
+                width=width,
+                color=colours(index % 10),
+                hatch=HATCH[setting.mode],
+                edgecolor=OURS_EDGE if ours else "black",
+                linewidth=1.5 if ours else 0.5,
+                yerr=None if error is None else [[error[0]], [error[1]]],
+                capsize=2,
+                label=("★ " if ours else "") + name if position == 0 or library == "All" else None,
+            )
+    axes.set_xticks(range(len(DS1000_LIBRARIES)))
+    axes.set_xticklabels(DS1000_LIBRARIES)
+    axes.set_ylabel("pass@1 (%)")
+    axes.set_title("DS-1000 pass@1 per library (completion format): published and ours (★, 95% interval)")
+    handles, labels = axes.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    axes.legend(
+        list(unique.values()) + _setting_legend(plt),
+        list(unique) + [h.get_label() for h in _setting_legend(plt)],
+        fontsize=8,
+    )
+    axes.grid(axis="y", alpha=0.3)
+    _save(plt, figure, path)
+    return True
+
+
+def plot_dev_by_round(experiments: list[Experiment], path: Path) -> bool:
+    """Dev pass@1 against the evolution round, one line per experiment, the best round circled."""
+    drawn = [(e, [r for r in e.rounds if r.dev_pass1 is not None]) for e in experiments]
+    drawn = [(e, rounds) for e, rounds in drawn if rounds]
+    if not drawn:
+        return False
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for experiment, rounds in drawn:
+        xs = [r.number for r in rounds]
+        ys = [r.dev_pass1 for r in rounds]
+        low = [r.dev_pass1 - r.dev_interval[0] if r.dev_interval else 0 for r in rounds]
+        high = [r.dev_interval[1] - r.dev_pass1 if r.dev_interval else 0 for r in rounds]
+        line = axes.errorbar(xs, ys, yerr=[low, high], marker="o", capsize=3, label=experiment.name)
+        best = next((r for r in rounds if r.number == experiment.best_round), None)
+        if best is not None:
+            axes.scatter([best.number], [best.dev_pass1], s=160, facecolors="none", edgecolors=line[0].get_color())
+    axes.set_xlabel("evolution round (0 = seed set only)")
+    axes.set_ylabel("dev pass@1 (%), greedy, 95% Wilson interval")
+    axes.set_title("Dev pass@1 per round (circled: the round kept)")
+    axes.set_xticks(sorted({r.number for _, rounds in drawn for r in rounds}))
+    axes.legend(fontsize=8)
+    axes.grid(alpha=0.3)
+    _save(plt, figure, path)
+    return True
+
+
+def plot_train_loss(experiments: list[Experiment], path: Path) -> bool:
+    """Every round's training loss curve."""
+    curves = [(f"{e.name} round {r.number}", r.losses) for e in experiments for r in e.rounds if r.losses]
+    if not curves:
+        return False
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    for label, points in curves:
+        axes.plot([p[0] for p in points], [p[1] for p in points], marker="." if len(points) < 50 else None, label=label)
+    axes.set_xlabel("optimizer step")
+    axes.set_ylabel("training loss (response tokens)")
+    axes.set_title("Training loss of each round's student")
+    axes.legend(fontsize=8)
+    axes.grid(alpha=0.3)
+    _save(plt, figure, path)
+    return True
+
+
+def plot_evolve(experiments: list[Experiment], path: Path) -> bool:
+    """Per-heuristic attempted and kept evolutions (all rounds), and the elimination reasons."""
+    heuristics: dict[str, list[int]] = {}
+    reasons: dict[str, int] = {}
+    prefix = len(experiments) > 1
+    for experiment in experiments:
+        for round_ in experiment.rounds:
+            for name, (tried, kept) in round_.heuristics.items():
+                key = f"{experiment.name}: {name}" if prefix else name
+                counts = heuristics.setdefault(key, [0, 0])
+                counts[0] += tried
+                counts[1] += kept
+            for reason, count in round_.eliminations.items():
+                key = f"{experiment.name}: {reason}" if prefix else reason
+                reasons[key] = reasons.get(key, 0) + count
+    if not heuristics:
+        return False
+    plt = _pyplot()
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 0.4 * max(len(heuristics), len(reasons), 4) + 2))
+    names = sorted(heuristics)
+    positions = range(len(names))
+    left.barh([p - 0.2 for p in positions], [heuristics[n][0] for n in names], height=0.4, label="attempted")
+    left.barh([p + 0.2 for p in positions], [heuristics[n][1] for n in names], height=0.4, label="kept")
+    left.set_yticks(list(positions))
+    left.set_yticklabels(names, fontsize=8)
+    left.invert_yaxis()
+    left.set_xlabel("evolutions (all rounds)")
+    left.set_title("Per heuristic")
+    left.legend(fontsize=8)
+    ordered = sorted(reasons.items(), key=lambda item: -item[1])
+    right.barh(range(len(ordered)), [c for _, c in ordered], color="#c44e52")
+    right.set_yticks(range(len(ordered)))
+    right.set_yticklabels([r for r, _ in ordered], fontsize=8)
+    right.invert_yaxis()
+    right.set_xlabel("eliminated evolutions")
+    right.set_title("Elimination reasons" if ordered else "Elimination reasons (none)")
+    _save(plt, figure, path)
+    return True
