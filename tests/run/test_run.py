@@ -136,6 +136,26 @@ def test_the_summary_and_the_manifest(killed_and_resumed: dict) -> None:
     assert "git_commit" in manifest
 
 
+def test_the_report_of_the_real_run(killed_and_resumed: dict, tmp_path: Path) -> None:
+    exp, out = killed_and_resumed["exp"], tmp_path / "report"
+    command = [sys.executable, "-m", "evolcoder.cli", "report", str(exp), "--output-dir", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = (out / "report.md").read_text()
+    for name in ("fig1_humaneval.png", "dev_pass1_by_round.png", "train_loss.png", "evolve_heuristics.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert f"({name})" in text
+    # Every test number of the run is in the report, with its interval and sample size.
+    summary = killed_and_resumed["summary"]
+    for row in summary["test"]:
+        if row["benchmark"] == "humaneval":
+            label = summary["models"][row["model"]]["label"]
+            assert f"| **tiny: {label}** | **{100 * row['pass@1']:.1f}** |" in text, row["model"]
+    assert f"{round(killed_and_resumed['summary']['test'][0]['pass@1'] * 2)}/2" in text
+    assert "HumanEval+: " in text and "ordering" in text  # the mini-replication, said plainly
+    assert "manifest.json" in text
+
+
 def test_a_changed_test_setting_reruns_only_the_test_stages(killed_and_resumed: dict) -> None:
     exp = killed_and_resumed["exp"]
     names = sorted(p.stem.replace("__", "/") for p in (exp / "stages").glob("*.json"))

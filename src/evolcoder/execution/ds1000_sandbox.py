@@ -36,6 +36,11 @@ PRELOAD: tuple[str, ...] = (
     "matplotlib.pyplot",
     "seaborn",
     "PIL.Image",
+    "PIL.PngImagePlugin",  # the image plugins Matplotlib's savefig loads on first use
+    "PIL.BmpImagePlugin",
+    "PIL.GifImagePlugin",
+    "PIL.JpegImagePlugin",
+    "PIL.PpmImagePlugin",
     "scipy",
     "scipy.stats",
     "scipy.optimize",
@@ -66,6 +71,8 @@ PRELOAD: tuple[str, ...] = (
     "sklearn.metrics.pairwise",
     "torch",
     "torch.nn.functional",
+    "torch.distributed.tensor",  # imported by torch.testing.assert_close on first use (0.5 s)
+    "torch._dynamo",  # imported by torch.optim on first use (0.7 s)
     "tensorflow",
     "xgboost",
     "statsmodels.api",
