@@ -620,6 +620,42 @@ def test_home_folder_shows_nothing_of_the_host(worker):
     assert outcome.output_head == "[]\n"
 
 
+def test_readable_paths_are_bound_back_read_only_below_hidden_folders_and_tmp():
+    """Folders a program may read (DS-1000's seaborn data; the interpreter when it lives in a
+    checkout or cache below /tmp, as in CI) show in the sandbox, read-only, below a hidden folder
+    and below /tmp, which every sandbox gets fresh; their hidden siblings do not."""
+    base = Path(tempfile.mkdtemp(dir="/tmp", prefix="evolcoder-readable-"))
+    try:
+        os.chmod(base, 0o755)  # traversable, as a git checkout in /tmp is
+        below_hidden, below_tmp = base / "data" / "shared", base / "cache" / "env"
+        for folder in (below_hidden, below_tmp):
+            folder.mkdir(parents=True)
+            (folder / "table.csv").write_text("a,b\n1,2\n")
+        (base / "data" / "answers.jsonl").write_text("secret")
+        policy = Policy(
+            hidden_paths=(os.path.expanduser("~"), str(base / "data")),
+            readable_paths=(str(below_hidden), str(below_tmp)),
+        )
+        code = "import os\n"
+        for folder in (below_hidden, below_tmp):
+            code += (
+                f"assert open({str(folder / 'table.csv')!r}).read().startswith('a,b')\n"
+                f"try:\n    open({str(folder / 'new.csv')!r}, 'w')\nexcept OSError:\n    pass\n"
+                "else:\n    raise AssertionError('wrote into a read-only folder')\n"
+            )
+        code += f"assert not os.path.exists({str(base / 'data' / 'answers.jsonl')!r})\n"
+        w = Worker(slot=SLOT + 7, policy=policy)
+        try:
+            records, _ = run(w, script(code))
+        finally:
+            w.close()
+        assert passed(records), records
+    finally:
+        import shutil
+
+        shutil.rmtree(base)
+
+
 def test_environment_is_scrubbed(monkeypatch):
     secret = f"evolcoder-secret-{uuid.uuid4().hex}"
     monkeypatch.setenv("EVOLCODER_TEST_SECRET", secret)

@@ -31,6 +31,8 @@ MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
 
+PRIVATE_DIRS = ("/tmp", "/var/tmp", "/dev/shm")  # each sandbox gets fresh, empty ones
+
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 
@@ -161,11 +163,15 @@ def setup_filesystem(policy: Policy, limits: Limits, protections: Protections) -
     masked = [os.path.realpath(p) for p in policy.hidden_paths if os.path.isdir(p)]
     reexpose: dict[str, int] = {}
     readable = [os.path.realpath(p) for p in policy.readable_paths if os.path.isdir(p)]
+    private = [os.path.realpath(p) for p in PRIVATE_DIRS if os.path.isdir(p)]
     for path in needed_paths() + readable:
         ancestor = _masked_ancestor(path, masked)
         if ancestor is not None:
             if ancestor not in masked:
                 masked.append(ancestor)
+            reexpose[path] = os.open(path, os.O_PATH | os.O_DIRECTORY)
+        elif any(path.startswith(folder.rstrip("/") + "/") for folder in private):
+            # Below /tmp (a checkout or a cache there): the fresh private /tmp would hide it.
             reexpose[path] = os.open(path, os.O_PATH | os.O_DIRECTORY)
     if policy.read_only_root:
         for mount_point in _mount_points():
@@ -175,7 +181,7 @@ def setup_filesystem(policy: Policy, limits: Limits, protections: Protections) -
                 pass
         protections.read_only_root = True
     flags = MS_NOSUID | MS_NODEV
-    for path in ("/tmp", "/var/tmp", "/dev/shm"):
+    for path in PRIVATE_DIRS:
         if os.path.isdir(path):
             _mount("tmpfs", path, "tmpfs", flags, f"size={limits.tmp_bytes},mode=1777")
     protections.private_tmp = True
