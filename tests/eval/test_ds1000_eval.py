@@ -163,7 +163,7 @@ def test_the_profile_allows_what_ds1000_needs_and_blocks_the_rest(tmp_path: Path
     profile = ds1000_sandbox(ds1000.seaborn_data_dir(data), hidden_paths=(str(data),))
     worker = Worker(0, profile.policy, profile.preload, profile.python, profile.env)
     try:
-        prelude = f"DATA = {str(data)!r}\nHOME_FILE = {str(home_file)!r}\n"
+        prelude = f"DATA = {str(data.resolve())!r}\nHOME_FILE = {str(home_file)!r}\n"
         outcomes = {name: judge_program(worker, prelude + code, profile.limits) for name, code in PROBES.items()}
         request = {"kind": "program", "code": PROBES["fresh numpy randomness"]}
         draws = {worker.run(request, profile.limits).output_head for _ in range(3)}

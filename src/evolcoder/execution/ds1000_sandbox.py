@@ -106,11 +106,13 @@ def ds1000_sandbox(
 ) -> DS1000Sandbox:
     """The profile; creates the pinned environment first if it does not exist yet."""
     interpreter = str(python) if python is not None else str(ensure_env(progress=progress))
+    # Its real place: a symbolic link on the way (under /tmp, say) may not exist in the sandbox.
+    seaborn = os.path.realpath(seaborn_data)
     extra_env = dict(PROGRAM_ENV)
-    extra_env["SEABORN_DATA"] = str(seaborn_data)
+    extra_env["SEABORN_DATA"] = seaborn
     policy = Policy(
         hidden_paths=(os.path.expanduser("~"), str(cache_dir()), *hidden_paths),
-        readable_paths=(str(seaborn_data),),
+        readable_paths=(seaborn,),
         extra_env=tuple(sorted(extra_env.items())),
     )
     server_env = dict(PROGRAM_ENV)
