@@ -4,8 +4,8 @@
                     every batch padded to its longest example, no packing, the model's own loss over
                     the full logits;
 * ``evolcoder``     ``evolcoder train``'s own trainer (``evolcoder.train.runner.prepare``: TRL's
-                    SFTTrainer, padding-free batches by default, the fused LM head that only projects
-                    response positions); ``--modes`` adds packing or padded batches.
+                    SFTTrainer, padding-free batches by default, full logits as in the paper
+                    recipe); ``--modes`` adds packing or padded batches.
 
 Both get the same tokenized examples (the paper's template, loss on the response and EOS), the
 same optimizer, schedule, seed, batch and precision, so with padding-free batches both see the
@@ -19,7 +19,9 @@ the largest step-by-step loss difference from the paper recipe. On a GPU, MFU fr
 x tokens plus the attention term, over the card's dense bf16 peak. A shared machine slows some
 runs: ``--repeat 2`` runs the methods in A B B A order and reports the median rate of each, with
 every run's rate beside it, and the median single-step time (the steps see the same examples in
-both methods, so that column compares like with like).
+both methods, so that column compares like with like). On a CPU that other jobs share, run with
+``OMP_NUM_THREADS=1``: a multi-threaded step stalls whenever one of its threads is preempted, which
+made steps several times slower and the rates useless (the header prints the torch thread count).
 
 Usage (from the repository root)::
 
@@ -156,6 +158,7 @@ def worker(spec: dict) -> dict:
         "attn_implementation": setup["attn_implementation"],
         "precision": setup["precision"],
         "device": device if device == "cpu" else torch.cuda.get_device_name(),
+        "threads": torch.get_num_threads(),
         "steps": steps,
         "wall_s": wall,
         "timed_steps": steps - 1,
@@ -394,7 +397,7 @@ def main() -> None:
         options.result.write_text(json.dumps(worker(json.loads(options.worker.read_text()))))
         return
 
-    console = Console(width=max(Console().width, 160))
+    console = Console(width=max(Console().width, 200))
     work = Path(tempfile.mkdtemp(prefix="train-speed-"))
     spec = {
         "model": options.model,
@@ -431,7 +434,8 @@ def main() -> None:
         f"model {options.model}, data {options.data} ({options.limit or 'all'} examples), batch"
         f" {options.batch_size} (micro {options.micro_batch_size}), max length {options.max_length},"
         f" {'LoRA' if options.lora else 'full fine-tuning'}, {results[0]['precision']}, device {device}"
-        f" ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()}),"
+        f" ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, {results[0]['threads']} torch"
+        f" threads),"
         f" {results[0]['n_params'] / 1e6:.0f}M parameters, mean example {spec['avg_len']:.0f} tokens"
     )
     print_table(results, peak, console)
