@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from evolcoder.data import file_sha256
 from evolcoder.llm.base import SamplingParams
 from evolcoder.train import TrainConfig, train
-from evolcoder.train.data import sha256_of
 from evolcoder.train.metrics import read_metrics
 from evolcoder.train.runner import RECORD_FILE
 
@@ -61,7 +61,7 @@ def test_loss_falls_and_the_output_loads_in_generate(tiny_model_dir: Path, tmp_p
     record = json.loads((out / RECORD_FILE).read_text())
     assert record["status"] == "complete"
     assert record["config"]["learning_rate"] == 3e-3 and record["setup"]["precision"] == "fp32"
-    assert record["data"]["sha256"] == sha256_of(Path(record["data"]["path"]))
+    assert record["data"]["sha256"] == file_sha256(Path(record["data"]["path"]))
     assert record["data"]["examples"] == 16
     assert {"torch", "transformers", "trl", "peft", "accelerate"} <= set(record["versions"])
     assert (out / "model.safetensors").is_file()

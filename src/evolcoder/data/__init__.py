@@ -1,6 +1,6 @@
 """Benchmark and seed data: the registry of known files and how to get verified copies."""
 
-from evolcoder.data.fetch import DataError, cache_dir, fetch_all, resolve_data_file, verify_all
+from evolcoder.data.fetch import DataError, cache_dir, fetch_all, file_sha256, resolve_data_file, verify_all
 from evolcoder.data.registry import DATA_FILES, DataFile
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "DataFile",
     "cache_dir",
     "fetch_all",
+    "file_sha256",
     "resolve_data_file",
     "verify_all",
 ]

@@ -231,6 +231,11 @@ def _problem(path: Path, entry: DataFile) -> str | None:
     return None
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 hex digest of a file (data files, training data, stage outputs)."""
+    return _sha256(Path(path))[0]
+
+
 def _sha256(path: Path) -> tuple[str, int]:
     """The sha256 hex digest and size of a file, read in chunks."""
     digest = hashlib.sha256()

@@ -8,7 +8,6 @@ version, written atomically, and readable by its owner only (a sandbox must not 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import tempfile
@@ -36,14 +35,6 @@ def cache_path(benchmark: str, data_sha256: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     safe = benchmark.replace("+", "plus")
     return folder / f"{safe}-{data_sha256[:16]}-v{GROUND_TRUTH_VERSION}.pkl"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_or_compute(

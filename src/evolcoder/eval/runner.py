@@ -22,7 +22,7 @@ from tqdm import tqdm
 from evolcoder.bench import BENCHMARKS, ds1000, get_benchmark
 from evolcoder.bench.base import Task
 from evolcoder.bench.mbpp import called_names
-from evolcoder.data import DATA_FILES, cache_dir, resolve_data_file
+from evolcoder.data import DATA_FILES, cache_dir, file_sha256, resolve_data_file
 from evolcoder.eval import groundtruth
 from evolcoder.eval.judge import (
     PASS,
@@ -250,7 +250,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     module = get_benchmark(config.benchmark)
     data_key = module.DATA_KEYS[0]
     data_path = resolve_data_file(data_key, config.data_dir)
-    data_sha = DATA_FILES[data_key].sha256 or groundtruth.file_sha256(data_path)
+    data_sha = DATA_FILES[data_key].sha256 or file_sha256(data_path)
     task_list = module.load(config.data_dir)
     all_tasks = {t.task_id: t for t in task_list}
     samples = select_samples(read_samples(config.samples, all_tasks), task_list, config)

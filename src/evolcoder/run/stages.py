@@ -29,6 +29,8 @@ from typing import Any
 
 from rich.console import Console
 
+from evolcoder.data import file_sha256
+
 RECORDS_DIR = "stages"
 
 
@@ -48,13 +50,7 @@ def hash_json(value: Any) -> str:
 
 
 def hash_file(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path) if path.is_file() else None
 
 
 def hash_lines(path: Path) -> str | None:

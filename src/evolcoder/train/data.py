@@ -8,7 +8,6 @@ then be trained on a context it never sees at generation time.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,14 +52,6 @@ def load_records(data: str, limit: int | None = None) -> tuple[Path, list[Seed]]
     """The data file and its ``{instruction, input, output}`` records; a bad row stops with ``file:line: field``."""
     path = resolve_data(data)
     return path, load_seeds(str(path), limit=limit)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tokenize_example(tokenizer: Any, prompt: str, response: str, max_length: int) -> dict[str, list[int]]:

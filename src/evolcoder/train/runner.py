@@ -26,9 +26,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from evolcoder.data import file_sha256
 from evolcoder.llm.convert import resolve_hf_model
 from evolcoder.train.config import TrainConfig
-from evolcoder.train.data import TokenStats, load_records, sha256_of, tokenize_records
+from evolcoder.train.data import TokenStats, load_records, tokenize_records
 from evolcoder.train.metrics import METRICS_FILE, PLOT_FILE, read_metrics
 
 RECORD_FILE = "evolcoder-train.json"
@@ -99,7 +100,7 @@ def train(config: TrainConfig) -> TrainResult:
 def prepare(config: TrainConfig) -> Prepared:
     """Read the data, pick the checkpoint to resume from, tokenize, load the model and build the trainer."""
     data_path, records = load_records(config.data, config.limit)
-    data = {"source": config.data, "path": str(data_path), "sha256": sha256_of(data_path), "records": len(records)}
+    data = {"source": config.data, "path": str(data_path), "sha256": file_sha256(data_path), "records": len(records)}
     config.output_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = resume_point(config, data["sha256"])
 
