@@ -4,9 +4,10 @@
                     every batch padded to its longest example, no packing, the model's own loss over
                     the full logits;
 * ``evolcoder``     ``evolcoder train``'s own trainer (``evolcoder.train.runner.prepare``: TRL's
-                    SFTTrainer, padding-free batches by default, and TRL's fused LM head, which
-                    projects only the response positions, in tiles, and also returns per-token
-                    entropy and top-1 hits for its metrics); ``--modes`` adds packing or padded batches.
+                    SFTTrainer, padding-free batches by default, and a loss that projects only the
+                    response positions onto the vocabulary: TRL's fused LM head on a GPU with
+                    Triton, ``logits_to_keep`` elsewhere, see ``evolcoder/train/trainer.py``);
+                    ``--modes`` adds packing or padded batches.
 
 Both get the same tokenized examples (the paper's template, loss on the response and EOS), the
 same optimizer, schedule, seed, batch and precision, so with padding-free batches both see the

@@ -14,28 +14,9 @@ import pytest
 
 from evolcoder.data import file_sha256
 from evolcoder.llm.base import SamplingParams
-from evolcoder.train import TrainConfig, train
+from evolcoder.train import train
 from evolcoder.train.metrics import read_metrics
 from evolcoder.train.runner import RECORD_FILE
-
-
-def tiny_config(model: Path, out: Path, **changes) -> TrainConfig:
-    values = dict(
-        data="code_alpaca_2k",
-        limit=16,
-        model=str(model),
-        output_dir=out,
-        max_steps=8,
-        batch_size=4,
-        micro_batch_size=4,
-        max_length=128,
-        learning_rate=3e-3,
-        lr_scheduler="constant",
-        warmup_steps=0,
-        save_steps=4,
-        progress=False,
-    )
-    return TrainConfig(**(values | changes))
 
 
 def loads_and_generates(folder: Path) -> str:
@@ -47,9 +28,9 @@ def loads_and_generates(folder: Path) -> str:
     return generation.text
 
 
-def test_loss_falls_and_the_output_loads_in_generate(tiny_model_dir: Path, tmp_path: Path, one_thread: None) -> None:
+def test_loss_falls_and_the_output_loads_in_generate(tiny_train_config, tmp_path: Path, one_thread: None) -> None:
     out = tmp_path / "run"
-    result = train(tiny_config(tiny_model_dir, out))
+    result = train(tiny_train_config(out))
     rows = read_metrics(out / "metrics.jsonl")
     assert [row["step"] for row in rows] == list(range(1, 9))
     losses = [row["loss"] for row in rows]
@@ -68,11 +49,13 @@ def test_loss_falls_and_the_output_loads_in_generate(tiny_model_dir: Path, tmp_p
     assert isinstance(loads_and_generates(out), str)
 
 
-def test_lora_is_merged_into_the_output(tiny_model_dir: Path, tmp_path: Path, one_thread: None) -> None:
+def test_lora_is_merged_into_the_output(
+    tiny_model_dir: Path, tiny_train_config, tmp_path: Path, one_thread: None
+) -> None:
     from safetensors.torch import load_file
 
     out = tmp_path / "lora"
-    train(tiny_config(tiny_model_dir, out, lora=True, lora_r=4, max_steps=3, learning_rate=1e-2))
+    train(tiny_train_config(out, lora=True, lora_r=4, max_steps=3, learning_rate=1e-2))
     assert (out / "adapter" / "adapter_config.json").is_file()
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
     merged, base = load_file(out / "model.safetensors"), load_file(tiny_model_dir / "model.safetensors")
@@ -122,13 +105,13 @@ def test_a_killed_run_resumes_to_the_same_loss(tiny_model_dir: Path, tmp_path: P
     assert Path(resumed_from).name in {"checkpoint-3", "checkpoint-6"}
 
 
-def test_resuming_on_other_data_is_refused(tiny_model_dir: Path, tmp_path: Path, one_thread: None) -> None:
+def test_resuming_on_other_data_is_refused(tiny_train_config, tmp_path: Path, one_thread: None) -> None:
     out = tmp_path / "run"
-    train(tiny_config(tiny_model_dir, out, max_steps=1, save_steps=1))
+    train(tiny_train_config(out, max_steps=1, save_steps=1))
     other = tmp_path / "other.json"
     other.write_text(json.dumps([{"instruction": "Say hi.", "input": "", "output": "hi"}] * 4))
     with pytest.raises(ValueError, match="other data"):
-        train(tiny_config(tiny_model_dir, out, max_steps=2, data=str(other), limit=None))
+        train(tiny_train_config(out, max_steps=2, data=str(other), limit=None))
 
 
 def test_cli_trains_the_default_model_offline(default_model_dir: Path, tmp_path: Path) -> None:

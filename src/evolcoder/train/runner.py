@@ -309,11 +309,11 @@ def sft_args(config: TrainConfig, setup: dict[str, Any]) -> Any:
 
 
 def build_trainer(config: TrainConfig, args: Any, model: Any, tokenizer: Any, columns: dict[str, list]) -> Any:
-    """SFTTrainer on a pre-tokenized dataset: the ``labels`` column already masks the prompts."""
+    """SFTTrainer (``train/trainer.py``) on a pre-tokenized dataset: the ``labels`` column already masks the prompts."""
     from datasets import Dataset
-    from trl import SFTTrainer
 
     from evolcoder.train.callback import MetricsCallback
+    from evolcoder.train.trainer import EvolcoderSFTTrainer
 
     peft_config = None
     if config.lora:
@@ -327,7 +327,7 @@ def build_trainer(config: TrainConfig, args: Any, model: Any, tokenizer: Any, co
             target_modules="all-linear",
         )
     title = f"{Path(config.model).name if config.model != 'default' else 'SmolLM2-135M'} on {Path(config.data).name}"
-    return SFTTrainer(
+    return EvolcoderSFTTrainer(
         model=model,
         args=args,
         train_dataset=Dataset.from_dict(columns),
