@@ -29,7 +29,7 @@ def test_cpu_mini_and_paper_say_what_the_issue_asks() -> None:
         "llamacpp",
         "default",
         "default",
-        "hf",
+        "llamacpp",
     )
     assert mini.train_config(Path("d"), Path("o")).lora and mini.train["max_steps"] <= 60
     assert mini.dev_limit == 40 and mini.test_benchmarks == ["humaneval+", "mbpp+"] and mini.test_limit
@@ -56,7 +56,8 @@ def test_layers_flags_over_file_over_preset_and_options_merge(tmp_path: Path) ->
     [
         ({"rounds": 0}, "--rounds"),
         ({"patience": 0}, "--patience"),
-        ({"gen_backend": "llamacpp"}, "--gen-backend"),
+        ({"gen_backend": "sglang"}, "--gen-backend"),
+        ({"gen_backend": "llamacpp", "student": "bigcode/starcoder"}, "--gen-backend llamacpp: only students"),
         ({"teacher_backend": "nope"}, "--teacher-backend"),
         ({"train": {"learning_rate": -1}}, "train: --learning-rate"),
         ({"train": {"output_dir": "x"}}, "set by the run itself"),

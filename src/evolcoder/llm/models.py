@@ -21,9 +21,17 @@ def default_gguf() -> Path:
 
 
 def resolve_gguf(model: str) -> Path:
+    """``default``, a ``.gguf`` file, or a transformers folder fine-tuned from the default (exported once)."""
     if model == "default":
         return default_gguf()
     path = Path(model).expanduser()
+    if path.is_dir() and (path / "config.json").is_file():
+        from evolcoder.llm.gguf_export import cached_gguf
+
+        return cached_gguf(path)
     if not path.is_file() or path.suffix != ".gguf":
-        raise ValueError(f"--model {model!r}: expected 'default' or the path of a .gguf file")
+        raise ValueError(
+            f"--model {model!r}: expected 'default', the path of a .gguf file"
+            " or a model folder fine-tuned from the default"
+        )
     return path

@@ -41,7 +41,7 @@ def run_command(
         list[str] | None, typer.Option(help="A train option KEY=VALUE over the preset, e.g. max_steps=20 (repeatable)")
     ] = None,
     accelerate_config: Annotated[Path | None, typer.Option(help="Train under accelerate launch with this file")] = None,
-    gen_backend: Annotated[str | None, typer.Option(help="hf or vllm")] = None,
+    gen_backend: Annotated[str | None, typer.Option(help="hf, vllm or llamacpp (the default student only)")] = None,
     gen_concurrency: Annotated[int | None, typer.Option()] = None,
     prompt_style: Annotated[str | None, typer.Option(help="Tuned models: paper, chat or base")] = None,
     base_prompt_style: Annotated[str | None, typer.Option(help="The base model: paper, chat or base")] = None,

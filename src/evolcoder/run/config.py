@@ -22,7 +22,7 @@ from evolcoder.llm import BACKENDS
 from evolcoder.train.config import TrainConfig
 
 PRESET_DIR = Path(__file__).resolve().parents[3] / "configs" / "run"  # in a source checkout
-GEN_BACKENDS = ("hf", "vllm")  # what loads a trained HF folder
+GEN_BACKENDS = ("hf", "vllm", "llamacpp")  # what loads a trained HF folder (llamacpp: exported to GGUF)
 PROMPT_STYLES = ("paper", "chat", "base")
 OPTIONAL_BENCHMARKS = ("ds1000",)  # skipped with a note when absent, unless require_ds1000
 # EvolveConfig / TrainConfig options the run sets itself (so they are not allowed in evolve: / train:).
@@ -116,7 +116,12 @@ class RunConfig:
             )
         if self.gen_backend not in GEN_BACKENDS:
             raise ConfigError(
-                f"--gen-backend {self.gen_backend!r}: trained models are HF folders; choose {' or '.join(GEN_BACKENDS)}"
+                f"--gen-backend {self.gen_backend!r}: trained models are HF folders; choose {', '.join(GEN_BACKENDS)}"
+            )
+        if self.gen_backend == "llamacpp" and self.student != "default":
+            raise ConfigError(
+                "--gen-backend llamacpp: only students of the embedded default are exported to GGUF;"
+                " use --gen-backend hf or vllm for --student " + repr(self.student)
             )
         for flag, value in (("--prompt-style", self.prompt_style), ("--base-prompt-style", self.base_prompt_style)):
             if value not in PROMPT_STYLES:

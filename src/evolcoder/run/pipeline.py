@@ -124,7 +124,7 @@ def run_experiment(config: RunConfig) -> dict[str, Any]:
 
     train_hashes = run_rounds(config, exp, seeds_hash, state, progress, step)
     models = {
-        "base": (config.student, hash_json({"model": config.student}), config.base_prompt_style),
+        "base": (base_model_for_generation(config), hash_json({"model": config.student}), config.base_prompt_style),
         "seed-sft": (str(exp / round_dir(0) / "train"), train_hashes[0], config.prompt_style),
         "evol-sft": (
             str(exp / round_dir(state.best_round) / "train"),
@@ -163,6 +163,19 @@ def run_rounds(
                 progress.drop({name for name, _ in planned_stages(config, []) if _round_of(name) > k})
                 break
     return train_hashes
+
+
+def base_model_for_generation(config: RunConfig) -> str:
+    """The base student as the generate stages load it.
+
+    With llama.cpp and the embedded default, the base goes through the same float32 folder and GGUF
+    export as the trained students, so base and students are generated at the same precision.
+    """
+    if config.gen_backend == "llamacpp" and config.student == "default":
+        from evolcoder.llm.convert import resolve_hf_model
+
+        return resolve_hf_model("default")[0]
+    return config.student
 
 
 def best_evolved_round(dev: dict[int, dict]) -> int | None:
