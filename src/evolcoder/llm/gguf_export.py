@@ -46,6 +46,7 @@ def cached_gguf(folder: Path, template: Path | None = None, qtype: str = "q8_0")
     os.close(handle)
     try:
         export_gguf(folder, template, Path(tmp), qtype)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is shared like the converted models
         os.replace(tmp, out)
     finally:
         Path(tmp).unlink(missing_ok=True)
