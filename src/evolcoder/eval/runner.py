@@ -40,6 +40,7 @@ from evolcoder.execution.isolation import Limits, Policy
 from evolcoder.execution.values import to_jsonable
 from evolcoder.execution.worker import Worker, WorkerPool
 from evolcoder.jsonl import complete_lines
+from evolcoder.system import usable_cpus
 
 HARNESS_VERSION = 1
 
@@ -264,7 +265,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     todo = [s for s in samples if s.key not in done]
     used = {s.task_id for s in samples}
     tasks = {tid: t for tid, t in all_tasks.items() if tid in used}
-    workers = config.workers or os.cpu_count() or 1
+    workers = config.workers or usable_cpus()
     dataset = getattr(module, "DATASET", None)
 
     io_tasks = [t for t in tasks.values() if t.kind == "io"]

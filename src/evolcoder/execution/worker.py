@@ -24,6 +24,7 @@ from typing import Any
 
 from evolcoder.execution.isolation import Limits, Policy
 from evolcoder.execution.zygote import send_message
+from evolcoder.system import usable_cpus
 
 MAX_RECORD_BYTES = 256 << 20
 MAX_RESULT_BYTES = 2 << 30
@@ -263,7 +264,7 @@ class WorkerPool:
         python: str | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
-        self.n_workers = n_workers or os.cpu_count() or 1
+        self.n_workers = n_workers or usable_cpus()
         self._make = lambda slot: Worker(first_slot + slot, policy, preload, python, env)
         self._local = threading.local()
         self._workers: list[Worker] = []

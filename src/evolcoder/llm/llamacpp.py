@@ -10,13 +10,13 @@ object still does what it does well: tokenizing, detokenizing and rendering the 
 from __future__ import annotations
 
 import ctypes
-import os
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from evolcoder.llm.base import Generation, Message, SamplingParams
 from evolcoder.llm.models import resolve_gguf
+from evolcoder.system import usable_cpus
 
 
 @dataclass
@@ -66,7 +66,7 @@ class LlamaCppBackend:
             raise ValueError("--parallel must be at least 1")
         self._lib = llama_cpp
         self.model_path = resolve_gguf(model)
-        threads = n_threads or os.cpu_count() or 1
+        threads = n_threads or usable_cpus()
         # The high-level object keeps a tiny context of its own: only its tokenizer and template are used.
         self._llm = Llama(model_path=str(self.model_path), n_ctx=64, n_threads=threads, verbose=False)
         self.parallel = parallel
