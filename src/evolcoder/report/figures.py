@@ -81,7 +81,8 @@ def plot_fig1(published: Published, scores: list[Score], path: Path) -> bool:
                 xerr=None if error is None else [[error[0]], [error[1]]],
                 capsize=3,
             )
-            axes.text(value + 0.8, y, f"{value:.1f}", va="center", fontsize=8)
+            label_at = value + (error[1] if error else 0.0) + 0.8  # past the interval's whisker
+            axes.text(label_at, y, f"{value:.1f}", va="center", fontsize=8)
     axes.set_yticks(range(len(rows)))
     axes.set_yticklabels([("★ " if ours else "") + name for name, ours, _ in rows], fontsize=9)
     axes.invert_yaxis()
