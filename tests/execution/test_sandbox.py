@@ -226,6 +226,37 @@ def test_asserts_mode(worker):
     ]
 
 
+ANNOTATED = "def f(x: List[int]) -> int:\n    return x + 1\n"  # `List` is never imported
+
+
+@pytest.mark.parametrize(
+    "make_request",
+    [
+        lambda code: check_request(code),
+        lambda code: {"kind": "function_io", "code": code, "entry_point": "f", "inputs": [[1]], "cpu_limits": 1.0,
+                      "fail_fast": True},
+        lambda code: {"kind": "asserts", "code": code, "asserts": ["assert f(1) == 2"], "guarded_names": ["f"],
+                      "fail_fast": True},
+        lambda code: script(code + "assert f(1) == 2\n"),
+    ],
+    ids=["check", "function_io", "asserts", "script"],
+)
+def test_code_compiles_as_python_runs_a_file(worker, make_request):
+    """The driver's own ``from __future__`` flags must not reach the judged code: an annotation
+    naming an unimported type fails at definition time, as ``python file.py`` fails."""
+    records, outcome = run(worker, make_request(ANNOTATED))
+    assert "NameError: name 'List' is not defined" in json.dumps(records) + outcome.output_head
+    assert not _passed(records, outcome)
+    with_future = "from __future__ import annotations\n" + ANNOTATED  # the program's own choice holds
+    records, outcome = run(worker, make_request(with_future))
+    assert _passed(records, outcome), records
+
+
+def _passed(records: list[dict], outcome: RunOutcome) -> bool:
+    failed = [r for r in records if r.get("ok") is False or "e" in r or r.get("error")]
+    return outcome.exit_code == 0 and records[-1].get("done") is True and not failed
+
+
 # ------------------------------------------------------------------------------------------------
 # Time
 # ------------------------------------------------------------------------------------------------

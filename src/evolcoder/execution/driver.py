@@ -120,9 +120,19 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
+def compile_untrusted(source: str, filename: str) -> types.CodeType:
+    """Compile as ``python file.py`` would: no compiler flags or ``__future__`` features inherited.
+
+    A bare ``compile`` inherits this module's ``from __future__ import annotations``, under which
+    ``def f(xs: List[int])`` without ``from typing import List`` defines fine, where Python running
+    the file (and every reference harness) raises NameError.
+    """
+    return compile(source, filename, "exec", dont_inherit=True)
+
+
 def _define(code: str, filename: str = "<solution>") -> dict:
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
-    exec(compile(code, filename, "exec"), namespace)
+    exec(compile_untrusted(code, filename), namespace)
     return namespace
 
 
@@ -245,7 +255,7 @@ def _check(request: dict, out: _Writer) -> None:
         fn = namespace[request["entry_point"]]
         # As in the original harness the test sees the solution's names (helpers like ``poly``).
         test_namespace = _test_namespace(namespace, {request["entry_point"]})
-        exec(compile(test, "<test>", "exec"), test_namespace)
+        exec(compile_untrusted(test, "<test>"), test_namespace)
         test_namespace["check"](guard_function(fn))
     except BaseException as exc:
         out.send({"done": True, "ok": False, "e": _describe(exc), "line": _failing_line(exc, "<test>", test)})
@@ -269,14 +279,14 @@ def _asserts(request: dict, out: _Writer) -> None:
     fail_fast = request.get("fail_fast", True)
     try:
         if request.get("setup"):
-            exec(compile(request["setup"], "<setup>", "exec"), test_namespace)
+            exec(compile_untrusted(request["setup"], "<setup>"), test_namespace)
     except BaseException as exc:
         out.send({"load_error": "test setup failed: " + _describe(exc)})
         return
     out.send({"ready": True})
     for i, line in enumerate(request["asserts"]):
         try:
-            exec(compile(line, "<test>", "exec"), test_namespace)
+            exec(compile_untrusted(line, "<test>"), test_namespace)
             out.send({"i": i, "ok": True})
         except BaseException as exc:
             out.send({"i": i, "ok": False, "e": _describe(exc)})
