@@ -472,3 +472,38 @@ def test_set_of_hashable_list_subclass_is_refused_cleanly():
     except WireError:
         return
     assert decoded != {(1,)}
+
+
+# ------------------------------------------------------------------------------------------------
+# Huge outputs travel as digests; equality under == must survive (HumanEval/130: ints vs floats)
+# ------------------------------------------------------------------------------------------------
+
+
+def _huge(kind) -> list:
+    return [kind(i) for i in range(1_100_000)]  # marshal: 5.5 MB as ints, 9.9 MB as floats
+
+
+def test_huge_outputs_equal_under_eq_compare_equal_whichever_side_is_a_digest():
+    from evolcoder.bench.compare import Comparator
+    from evolcoder.execution.values import Digest, encode_output
+
+    as_floats = decode(json.loads(json.dumps(encode_output(_huge(float)))))
+    as_ints = decode(json.loads(json.dumps(encode_output(_huge(int)))))
+    assert isinstance(as_floats, Digest)  # over DIGEST_THRESHOLD_BYTES as sent
+    assert isinstance(as_ints, list)  # small enough to travel whole
+    comparator = Comparator("humaneval", "tri", 0.0)
+    assert comparator.matches([1], as_ints, as_floats)  # the reference returned floats, the candidate ints
+    assert comparator.matches([1], as_floats, as_ints)
+    one_off = _huge(int)
+    one_off[-1] += 1
+    assert not comparator.matches([1], one_off, as_floats)
+    assert not comparator.matches([1], Opaque("thing"), as_floats)
+
+
+def test_digest_keeps_containers_apart():
+    from evolcoder.execution.values import digest_of
+
+    assert digest_of([1, 2.0, True]) == digest_of([1.0, 2, 1])
+    assert digest_of([1, 2]) != digest_of((1, 2))
+    assert digest_of([0.5]) != digest_of([0])
+    assert digest_of([Opaque("x")]) is None
