@@ -149,6 +149,27 @@ def generate_command(
     print(f"samples: {path}")
 
 
+@app.command("extract")
+def extract_command(
+    benchmark: Annotated[str | None, typer.Option(help="humaneval, humaneval+, mbpp, mbpp+ or ds1000")] = None,
+    samples: Annotated[
+        Path | None, typer.Option(help="JSONL of {task_id, response|solution|completion}: generations made elsewhere")
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="JSONL of {task_id, solution, raw} for evolcoder eval")] = None,
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file with these options")] = None,
+) -> None:
+    """Extract the program to test from each raw model answer (the counterpart of evalplus.sanitize)."""
+    from evolcoder.generate.extract import ExtractConfig, extract_file
+
+    flags = dict(benchmark=benchmark, samples=samples, output=output, data_dir=data_dir)
+    _, summary = _run(ExtractConfig, config, flags, extract_file)
+    print(
+        f"{summary.rows} rows: {summary.parse} programs parse, {summary.define_entry_point} define the "
+        f"task's function\nprograms: {summary.output}"
+    )
+
+
 @app.command("evolve")
 def evolve_command(
     output_dir: Annotated[Path | None, typer.Option(help="Folder for the rounds and datasets (resumes)")] = None,

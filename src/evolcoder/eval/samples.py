@@ -39,40 +39,39 @@ def normalize_task_id(raw: object, tasks: dict[str, Task]) -> str | None:
     return None
 
 
-def read_samples(path: Path, tasks: dict[str, Task]) -> list[Sample]:
+def json_rows(path: Path) -> list[tuple[int, dict]]:
+    """(line number, object) of each non-blank line of a JSONL file; bad lines are InputErrors."""
     if not path.is_file():
         raise InputError(f"{path}: samples file not found")
-    samples: list[Sample] = []
-    counts: dict[str, int] = {}
     with open(path, encoding="utf-8", errors="strict") as f:
         try:
             lines = list(f)
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    rows = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        where = f"{path}:{number}"
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+            raise InputError(f"{path}:{number}: invalid JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(row, dict):
-            raise InputError(f"{where}: expected a JSON object, got {type(row).__name__}")
+            raise InputError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+        rows.append((number, row))
+    return rows
+
+
+def read_samples(path: Path, tasks: dict[str, Task]) -> list[Sample]:
+    samples: list[Sample] = []
+    counts: dict[str, int] = {}
+    for number, row in json_rows(path):
+        where = f"{path}:{number}"
         id_field = "task_id" if "task_id" in row or "id" not in row else "id"  # DS-1000's own files: "id"
-        if id_field not in row:
-            raise InputError(f"{where}: field 'task_id' is missing")
-        task_id = normalize_task_id(row[id_field], tasks)
-        if task_id is None:
-            raise InputError(f"{where}: field '{id_field}': unknown task {row[id_field]!r} for this benchmark")
+        task_id = task_id_of(row, where, tasks, id_field)
         task = tasks[task_id]
         fields = ("solution", "completion", "code") if task.kind == "ds1000" else ("solution", "completion")
-        field = next((name for name in fields if name in row), None)
-        if field is None:
-            raise InputError(f"{where}: needs a 'solution' or a 'completion' field")
-        text = row[field]
-        if not isinstance(text, str):
-            raise InputError(f"{where}: field '{field}' must be a string, got {type(text).__name__}")
+        field, text = text_of(row, where, fields)
         solution = text if field == "solution" else _complete(task, text)
         completion_id = counts.get(task_id, 0)
         counts[task_id] = completion_id + 1
@@ -80,6 +79,28 @@ def read_samples(path: Path, tasks: dict[str, Task]) -> list[Sample]:
     if not samples:
         raise InputError(f"{path}: no samples in the file")
     return samples
+
+
+def task_id_of(row: dict, where: str, tasks: dict[str, Task], id_field: str = "task_id") -> str:
+    """The row's task id, normalised; a missing or unknown id is an InputError naming ``where``."""
+    if id_field not in row:
+        raise InputError(f"{where}: field 'task_id' is missing")
+    task_id = normalize_task_id(row[id_field], tasks)
+    if task_id is None:
+        raise InputError(f"{where}: field '{id_field}': unknown task {row[id_field]!r} for this benchmark")
+    return task_id
+
+
+def text_of(row: dict, where: str, fields: tuple[str, ...]) -> tuple[str, str]:
+    """(field, text) of the first of ``fields`` the row has; its value must be a string."""
+    field = next((name for name in fields if name in row), None)
+    if field is None:
+        quoted = [f"'{name}'" for name in fields]
+        raise InputError(f"{where}: needs a {', '.join(quoted[:-1])} or {quoted[-1]} field")
+    text = row[field]
+    if not isinstance(text, str):
+        raise InputError(f"{where}: field '{field}' must be a string, got {type(text).__name__}")
+    return field, text
 
 
 def _complete(task: Task, completion: str) -> str:

@@ -16,9 +16,9 @@ from tqdm import tqdm
 
 from evolcoder.bench import BENCHMARKS, ds1000, get_benchmark
 from evolcoder.bench.base import Task
-from evolcoder.bench.extract import extract_program
 from evolcoder.bench.prompts import PROMPT_STYLES, base_prompt, chat_messages, paper_prompt
 from evolcoder.eval.samples import normalize_task_id
+from evolcoder.generate.extract import program_for
 from evolcoder.jsonl import AppendLog, complete_lines
 from evolcoder.llm import BACKENDS, Backend, Generation, SamplingParams, open_backend
 
@@ -158,12 +158,7 @@ def _sample(backend: Backend, tasks: list[Task], config: GenerateConfig, params:
 
 def _row(task: Task, sample_index: int, generation: Generation, prompt_style: str) -> dict:
     raw = generation.text
-    if task.kind == "ds1000":
-        solution = ds1000.postprocess(raw, task)  # the code that goes into the test program
-    elif prompt_style == "base" and not task.description:
-        solution = extract_program(task.prompt + raw, task.entry_point, "")  # a continuation of the prompt
-    else:
-        solution = extract_program(raw, task.entry_point, task.prompt)
+    solution = program_for(task, raw, continues_prompt=prompt_style == "base" and not task.description)
     return {
         "task_id": task.task_id,
         "sample_index": sample_index,

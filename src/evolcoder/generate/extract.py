@@ -1,0 +1,99 @@
+"""``evolcoder extract``: programs to test from generations made elsewhere (the counterpart of
+``evalplus.sanitize``).
+
+Each input row has a ``task_id`` and the model's text in ``response`` (a chat answer),
+``solution`` (an answer or a whole program) or ``completion`` (a continuation of the task's
+prompt). Each output row is the input row with ``solution`` set to the extracted program and the
+text it came from kept under ``raw``, so ``evolcoder eval`` can judge the file and a reader can
+see what the model wrote. The output is written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from evolcoder.bench import BENCHMARKS, ds1000, get_benchmark
+from evolcoder.bench.base import Task
+from evolcoder.bench.extract import extract_program, parses
+from evolcoder.eval.samples import InputError, json_rows, task_id_of, text_of
+
+TEXT_FIELDS = ("response", "solution", "completion")
+
+
+@dataclass
+class ExtractConfig:
+    """Options of ``evolcoder extract``."""
+
+    benchmark: str
+    samples: Path
+    output: Path
+    data_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.benchmark not in BENCHMARKS:
+            raise ValueError(f"--benchmark {self.benchmark!r} is unknown; choose one of: {', '.join(BENCHMARKS)}")
+        self.samples = Path(self.samples)
+        self.output = Path(self.output)
+        self.data_dir = Path(self.data_dir) if self.data_dir else None
+        if self.output.resolve() == self.samples.resolve():
+            raise ValueError(f"--output {self.output} is the samples file itself; write the programs elsewhere")
+
+
+def program_for(task: Task, text: str, *, continues_prompt: bool) -> str:
+    """The program to test for a model's ``text`` on ``task``.
+
+    ``continues_prompt``: the text carries on from the end of the task's prompt (a completion
+    model), so prompt and text are read as one program.
+    """
+    if task.kind == "ds1000":
+        return ds1000.postprocess(text, task)
+    if continues_prompt:
+        return extract_program(task.prompt + text, task.entry_point, "")
+    return extract_program(text, task.entry_point, task.prompt)
+
+
+@dataclass(frozen=True)
+class ExtractSummary:
+    rows: int
+    parse: int  # programs that are valid Python
+    define_entry_point: int  # programs that define the task's function
+    output: Path
+
+
+def extract_file(config: ExtractConfig) -> ExtractSummary:
+    tasks = {task.task_id: task for task in get_benchmark(config.benchmark).load(config.data_dir)}
+    rows = [_extract_row(row, f"{config.samples}:{number}", tasks) for number, row in json_rows(config.samples)]
+    if not rows:
+        raise InputError(f"{config.samples}: no rows in the file")
+    _write_atomic(config.output, rows)
+    programs = [(row["solution"], tasks[row["task_id"]]) for row in rows]
+    return ExtractSummary(
+        rows=len(rows),
+        parse=sum(parses(code) for code, _ in programs),
+        define_entry_point=sum(bool(task.entry_point) and f"def {task.entry_point}" in code for code, task in programs),
+        output=config.output,
+    )
+
+
+def _extract_row(row: dict, where: str, tasks: dict[str, Task]) -> dict:
+    task_id = task_id_of(row, where, tasks)
+    field, text = text_of(row, where, TEXT_FIELDS)
+    program = program_for(tasks[task_id], text, continues_prompt=field == "completion")
+    out = {key: value for key, value in row.items() if key not in TEXT_FIELDS}
+    out.update(task_id=task_id, solution=program)
+    out.setdefault("raw", text)
+    return out
+
+
+def _write_atomic(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
