@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,8 +40,9 @@ def normalize_task_id(raw: object, tasks: dict[str, Task]) -> str | None:
     return None
 
 
-def json_rows(path: Path) -> list[tuple[int, dict]]:
-    """(line number, object) of each non-blank line of a JSONL file; bad lines are InputErrors."""
+def json_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) of each non-blank line of a JSONL file, in order; a bad line is an
+    InputError when it is reached, so the first error in the file is the one reported."""
     if not path.is_file():
         raise InputError(f"{path}: samples file not found")
     with open(path, encoding="utf-8", errors="strict") as f:
@@ -48,7 +50,6 @@ def json_rows(path: Path) -> list[tuple[int, dict]]:
             lines = list(f)
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
-    rows = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -58,8 +59,7 @@ def json_rows(path: Path) -> list[tuple[int, dict]]:
             raise InputError(f"{path}:{number}: invalid JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(row, dict):
             raise InputError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-        rows.append((number, row))
-    return rows
+        yield number, row
 
 
 def read_samples(path: Path, tasks: dict[str, Task]) -> list[Sample]:
