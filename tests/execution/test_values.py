@@ -500,10 +500,13 @@ def test_huge_outputs_equal_under_eq_compare_equal_whichever_side_is_a_digest():
     assert not comparator.matches([1], Opaque("thing"), as_floats)
 
 
-def test_digest_keeps_containers_apart():
+def test_digests_of_numbers_follow_eq_and_keep_containers_apart():
     from evolcoder.execution.values import digest_of
 
-    assert digest_of([1, 2.0, True]) == digest_of([1.0, 2, 1])
+    mixed = [1, 3] + _huge(float)  # HumanEval/130's reference: two ints, then floats
+    assert digest_of(mixed) == digest_of([1, 3] + _huge(int))
+    assert digest_of([1, 2.0, 2.5]) == digest_of([1.0, 2, 2.5])
     assert digest_of([1, 2]) != digest_of((1, 2))
     assert digest_of([0.5]) != digest_of([0])
+    assert digest_of([True]) != digest_of([1])  # bools keep the exact serialization
     assert digest_of([Opaque("x")]) is None

@@ -22,7 +22,7 @@ from evolcoder.execution.isolation import Limits
 from evolcoder.execution.values import decode
 from evolcoder.execution.worker import Worker, WorkerPool
 
-GROUND_TRUTH_VERSION = 3  # bump whenever the wire format or the reference run changes (3: canonical digests)
+GROUND_TRUTH_VERSION = 3  # bump whenever the wire format or the reference run changes (3: numeric digests)
 REFERENCE_SECONDS_PER_INPUT = 60.0
 
 

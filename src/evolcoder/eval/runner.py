@@ -42,7 +42,7 @@ from evolcoder.execution.worker import Worker, WorkerPool
 from evolcoder.jsonl import complete_lines
 from evolcoder.system import usable_cpus
 
-HARNESS_VERSION = 2  # 2: code compiled as Python compiles a file; huge outputs compared by canonical digests
+HARNESS_VERSION = 2  # 2: code compiled as Python compiles a file; huge outputs of equal numbers match
 
 
 @dataclass

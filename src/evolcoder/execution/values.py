@@ -47,13 +47,13 @@ class Opaque:
 
 
 class Digest:
-    """A huge output, known by the sha256 of the serialization (marshal, version 2) of its
-    canonical form, in which numbers equal under ``==`` are written alike (``1``, ``1.0`` and
-    ``True`` all as ``1``; see ``canonical_numbers``).
+    """A huge output, known by the sha256 of its exact serialization (marshal, version 2).
 
-    Two digests are equal when the serializations are: same containers, same items in the same
-    order. Equal values built differently (a dict filled in another order) count as different, and
-    no float tolerance applies; this only affects outputs above DIGEST_THRESHOLD_BYTES.
+    Two digests are equal when the serializations are: same types, same items in the same
+    order, except that a flat list or tuple of numbers is serialized as float64s, so that
+    ``[1, 3.0, 2.5]`` and ``[1.0, 3, 2.5]`` (equal under ``==``) match. Equal values built
+    differently (a dict filled in another order) count as different, and no float tolerance
+    applies; this only affects outputs above DIGEST_THRESHOLD_BYTES.
     """
 
     __slots__ = ("hexdigest", "size")
@@ -158,54 +158,50 @@ def encode_output(value: Any) -> Any:
     import marshal
 
     try:
-        raw = marshal.dumps(value, 2)
+        size = len(marshal.dumps(value, 2))
     except (ValueError, TypeError, RecursionError):
         return encode(value)
-    if len(raw) <= DIGEST_THRESHOLD_BYTES:
-        return encode(value)
-    digest = digest_of(value)
+    digest = digest_of(value) if size > DIGEST_THRESHOLD_BYTES else None
     return encode(value) if digest is None else {_DIGEST: digest.hexdigest, "n": digest.size}
 
 
 def digest_of(value: Any) -> Digest | None:
-    """The ``Digest`` of a plain value (None if it is not plain builtin data).
+    """The ``Digest`` of a plain value, or None when it is not plain builtin data.
 
-    The harness uses it too: when only one of an expected output and a returned one is big
-    enough to travel as a digest, the other is digested the same way before they are compared.
+    The harness calls it too: when an expected output travelled as a digest and the returned one
+    whole (or the other way round), the whole one is digested the same way before comparing.
     """
     import hashlib
     import marshal
 
     if isinstance(value, Digest):
         return value
+    numbers = _flat_numbers(value)
     try:
-        raw = marshal.dumps(canonical_numbers(value), 2)
+        raw = numbers if numbers is not None else marshal.dumps(value, 2)
     except (ValueError, TypeError, RecursionError):
         return None
     return Digest(hashlib.sha256(raw).hexdigest(), len(raw))
 
 
-def canonical_numbers(value: Any, depth: int = 0) -> Any:
-    """``value`` with every bool and every finite whole float written as the int it equals.
+_EXACT_IN_FLOAT64 = 1 << 53
 
-    ``[1, 2] == [1.0, 2.0]`` in Python, and evalplus compares with ``==``; the canonical form
-    keeps that equality for digests. Containers keep their types; other values are unchanged.
-    """
-    if depth > MAX_DEPTH:
-        raise RecursionError("value nested too deeply")
+
+def _flat_numbers(value: Any) -> bytes | None:
+    """A flat list or tuple of ints and floats as tagged float64 bytes, when every int is exact
+    as a float64 (then two such sequences are equal under ``==`` exactly when the bytes are)."""
     t = type(value)
-    if t is bool:
-        return int(value)
-    if t is float:
-        return int(value) if value - value == 0.0 and value == int(value) else value
-    if t is list or t is tuple:
-        items = [canonical_numbers(v, depth + 1) for v in value]
-        return items if t is list else tuple(items)
-    if t is dict:
-        return {canonical_numbers(k, depth + 1): canonical_numbers(v, depth + 1) for k, v in value.items()}
-    if t is set or t is frozenset:
-        return t(canonical_numbers(v, depth + 1) for v in value)
-    return value
+    if (t is not list and t is not tuple) or not value:
+        return None
+    for x in value:
+        kind = type(x)
+        if kind is float:
+            continue
+        if kind is not int or not -_EXACT_IN_FLOAT64 <= x <= _EXACT_IN_FLOAT64:
+            return None
+    import numpy as np
+
+    return (b"numbers-list:" if t is list else b"numbers-tuple:") + np.asarray(value, dtype=np.float64).tobytes()
 
 
 def encode(value: Any, depth: int = 0) -> Any:
