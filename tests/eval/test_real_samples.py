@@ -29,6 +29,10 @@ EXPLAINED = {
         "evalplus 0.3.1 fails every find_zero solution, the reference too: its special-oracle branch "
         "`continue`s before recording the input as passed"
     ),
+    ("mapcoder_humaneval", "HumanEval/96", 5): (
+        "trial division that takes 0.86 CPU-s on plus input 129 against the 1 s minimum limit of both "
+        "harnesses: on a loaded machine it passes or times out in either"
+    ),
     ("codet-codegen16b_humaneval", "HumanEval/79", 1): (
         "the program ends in `import matplotlib.pyplot`: evalplus's environment had no matplotlib, ours has it"
     ),
