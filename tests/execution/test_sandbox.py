@@ -170,6 +170,7 @@ def test_normal_script_passes_with_every_protection(worker):
         "no_new_privs",
         "rlimits",
         "audit_hook",
+        "seccomp",
     ):
         assert p[key] is True, key
     assert os.path.realpath(os.path.expanduser("~")) in p["hidden_paths"]
@@ -357,6 +358,55 @@ def test_spinning_fork_bomb_is_contained(bare_worker):
     assert not passed(records)
     assert outcome.reason in ("cpu time limit exceeded", "wall time limit exceeded")
     assert_no_survivors(UID_BASE + BARE_SLOT)
+
+
+# Each call returns -1 with EPERM under the seccomp filter; without it each succeeds for a
+# process on itself (reading its own memory, a keyring, a new user namespace, a bpf-free probe).
+SECCOMP_PROBE = """
+import ctypes, ctypes.util, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+
+class IoVec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+source, target = ctypes.create_string_buffer(b"secret", 8), ctypes.create_string_buffer(8)
+local, remote = IoVec(ctypes.addressof(target), 8), IoVec(ctypes.addressof(source), 8)
+L = ctypes.c_long  # syscall() is variadic: every argument must fill a 64-bit register
+me, one, zero = L(os.getpid()), L(1), L(0)
+calls = {
+    "process_vm_readv": lambda: libc.syscall(L(310), me, ctypes.byref(local), one, ctypes.byref(remote), one, zero),
+    "process_vm_writev": lambda: libc.syscall(L(311), me, ctypes.byref(local), one, ctypes.byref(remote), one, zero),
+    "ptrace": lambda: libc.syscall(L(101), zero, zero, zero, zero),  # PTRACE_TRACEME
+    "unshare": lambda: libc.syscall(L(272), L(0x10000000)),  # CLONE_NEWUSER
+    "io_uring_setup": lambda: libc.syscall(L(425), one, ctypes.byref(ctypes.create_string_buffer(120))),
+    "userfaultfd": lambda: libc.syscall(L(323), zero),
+}
+for name, call in calls.items():
+    ret = call()
+    print(name, ret, ctypes.get_errno())
+    assert ret == -1 and ctypes.get_errno() == 1, name
+"""
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the probe uses x86_64 system call numbers")
+def test_seccomp_denies_reaching_into_processes_and_the_kernel(bare_worker):
+    records, outcome = run(bare_worker, script(SECCOMP_PROBE))
+    assert passed(records), outcome.output_head
+    assert outcome.protections["seccomp"] is True
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the probe uses x86_64 system call numbers")
+def test_the_seccomp_probe_succeeds_without_the_filter():
+    """The probe above can fail: without the filter, reading its own memory works."""
+    plain = Worker(slot=ENV_SLOT, policy=Policy(block_python_events=False, seccomp=False))
+    try:
+        records, outcome = run(plain, script(SECCOMP_PROBE))
+    finally:
+        plain.close()
+    assert not passed(records)
+    assert "process_vm_readv 8 0" in outcome.output_head
+    assert outcome.protections["seccomp"] is False
 
 
 def test_native_fork_bomb_bypassing_the_audit_hook_is_contained(worker):

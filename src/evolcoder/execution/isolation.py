@@ -2,7 +2,7 @@
 
 Everything here runs in the child after ``fork`` and before any untrusted code: Linux namespaces
 (pid, network, mount, ipc, uts), a read-only view of the file system with private ``/tmp``,
-resource limits, dropped privileges and a clean environment. Each step is best effort where the
+resource limits, dropped privileges, a seccomp filter and a clean environment. Each step is best effort where the
 kernel refuses it (no namespaces in some containers, not root); what actually took effect is
 reported back so results can say which protections were active.
 """
@@ -66,6 +66,7 @@ class Policy:
     drop_privileges: bool = True  # when root: run as an unprivileged uid of its own
     sandbox_uid_base: int = 61000
     block_python_events: bool = True  # audit hook: sockets, subprocesses, exec, fork
+    seccomp: bool = True  # deny the system calls in DENIED_SYSCALLS (libseccomp), where it is installed
     hidden_paths: tuple[str, ...] = field(default_factory=lambda: (os.path.expanduser("~"),))
     # ^ covered by an empty tmpfs: home by default; callers add data and cache folders
     readable_paths: tuple[str, ...] = ()  # folders bound back read-only below a hidden one (data a program reads)
@@ -86,6 +87,7 @@ class Protections:
     no_new_privs: bool = False
     rlimits: bool = False
     audit_hook: bool = False
+    seccomp: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -245,6 +247,67 @@ def drop_privileges(uid: int | None, protections: Protections) -> bool:
     # Die with the supervisor (set after setuid, which clears it).
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     return dropped
+
+
+# System calls a judged program never needs, denied with EPERM by a seccomp filter (everything
+# else is allowed: NumPy, TensorFlow and friends need a wide and changing set). They reach into
+# other processes (ptrace, process_vm_*, pidfd_getfd, kcmp), widen the kernel surface that
+# sandbox escapes use (bpf, perf_event_open, userfaultfd, io_uring, keyrings), or change the
+# machine or the sandbox itself (mounts, namespaces, modules, clocks, swap, reboot). System
+# calls of another ABI (32-bit ``int 0x80``, x32) kill the process: libseccomp's default.
+DENIED_SYSCALLS = (
+    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
+    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "add_key", "request_key", "keyctl",
+    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "open_tree", "move_mount",
+    "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "name_to_handle_at", "open_by_handle_at",
+    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
+    "reboot", "swapon", "swapoff", "acct", "quotactl", "syslog", "iopl", "ioperm",
+    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
+)  # fmt: skip
+_SCMP_ACT_ALLOW = 0x7FFF0000
+_SCMP_ACT_ERRNO_EPERM = 0x00050000 | 1
+
+
+def _libseccomp() -> ctypes.CDLL | None:
+    """The system's libseccomp (Debian: libseccomp2), or None where it is not installed."""
+    import ctypes.util
+
+    name = ctypes.util.find_library("seccomp") or "libseccomp.so.2"
+    try:
+        lib = ctypes.CDLL(name, use_errno=True)
+    except OSError:
+        return None
+    lib.seccomp_init.restype = ctypes.c_void_p
+    lib.seccomp_init.argtypes = [ctypes.c_uint32]
+    lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+    lib.seccomp_rule_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint]
+    lib.seccomp_load.argtypes = [ctypes.c_void_p]
+    lib.seccomp_release.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+def install_seccomp(protections: Protections) -> bool:
+    """Load the filter that denies DENIED_SYSCALLS; irreversible for this process and its children."""
+    lib = _libseccomp()
+    if lib is None:
+        return False
+    ctx = lib.seccomp_init(_SCMP_ACT_ALLOW)
+    if not ctx:
+        return False
+    try:
+        for name in DENIED_SYSCALLS:
+            number = lib.seccomp_syscall_resolve_name(name.encode())
+            if number < 0:
+                continue  # not a system call of this architecture
+            if lib.seccomp_rule_add(ctx, _SCMP_ACT_ERRNO_EPERM, number, 0) != 0:
+                return False
+        if lib.seccomp_load(ctx) != 0:
+            return False
+    finally:
+        lib.seccomp_release(ctx)
+    protections.seccomp = True
+    return True
 
 
 def sandbox_uid(policy: Policy, slot: int) -> int | None:

@@ -227,6 +227,8 @@ def _sandbox(request, payload, limits, policy, uid, result_fd, out_w, in_namespa
     isolation.clean_environment(workdir, policy)
     os.closerange(3, result_fd)
     os.closerange(result_fd + 1, 1 << 16)
+    if policy.seccomp:
+        isolation.install_seccomp(protections)
     if policy.block_python_events:
         isolation.install_audit_hook(protections)
     # Sent before any untrusted code runs, so the harness can trust this first record.
