@@ -120,3 +120,12 @@ def test_output_over_the_input_is_refused(tmp_path: Path) -> None:
     assert raw.read_text() == before
     missing = cli("extract", "--benchmark", "humaneval", "--samples", "nope.jsonl", "--output", "o.jsonl", cwd=tmp_path)
     assert missing.returncode == 2 and "nope.jsonl: samples file not found" in missing.stderr
+
+
+def test_output_that_is_a_folder_is_a_one_line_error(tmp_path: Path) -> None:
+    rows = [{"task_id": "HumanEval/0", "response": "def has_close_elements(a, b):\n    return False\n"}]
+    write_jsonl(tmp_path / "raw.jsonl", rows)
+    (tmp_path / "out").mkdir()
+    done = cli("extract", "--benchmark", "humaneval", "--samples", "raw.jsonl", "--output", "out", cwd=tmp_path)
+    assert done.returncode == 2 and "out: --output is a folder" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and list((tmp_path / "out").iterdir()) == []
