@@ -149,9 +149,7 @@ def _width(line: str) -> int:
 
 def _unindent(line: str, indent: int) -> str:
     """Remove up to ``indent`` columns of leading white space (the fence's own indentation)."""
-    expanded = line.expandtabs(4)
-    stripped = len(expanded) - len(expanded.lstrip(" "))
-    return expanded[min(stripped, indent) :]
+    return line.expandtabs(4)[min(_width(line), indent) :]
 
 
 def code_blocks(response: str) -> list[str]:

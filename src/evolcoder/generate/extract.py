@@ -17,7 +17,7 @@ from pathlib import Path
 
 from evolcoder.bench import BENCHMARKS, ds1000, get_benchmark
 from evolcoder.bench.base import Task
-from evolcoder.bench.extract import extract_program, parses
+from evolcoder.bench.extract import defines, extract_program, parses
 from evolcoder.eval.samples import InputError, json_rows, task_id_of, text_of
 
 TEXT_FIELDS = ("response", "solution", "completion")
@@ -73,7 +73,7 @@ def extract_file(config: ExtractConfig) -> ExtractSummary:
     return ExtractSummary(
         rows=len(rows),
         parse=sum(parses(code) for code, _ in programs),
-        define_entry_point=sum(bool(task.entry_point) and f"def {task.entry_point}" in code for code, task in programs),
+        define_entry_point=sum(bool(task.entry_point) and defines(code, task.entry_point) for code, task in programs),
         output=config.output,
     )
 
