@@ -7,6 +7,16 @@ DEMO_DIR ?= demo
 
 .PHONY: demo test lint venv clean
 
+# llama.cpp's default build targets the build machine's own CPU (GGML_NATIVE), AMX units included, and
+# on CPUs that have them (Sapphire Rapids) its AMX kernels crash llama-cpp-python 0.3.36 on any batch
+# of more than one token. A wheel built for plain AVX2 runs on every x86-64 machine we test on; it is
+# built once (~9 min) into LLAMA_CPP_WHEELS and reused. pip's own wheel cache cannot serve here: it keys
+# a built wheel by the source archive, not by CMAKE_ARGS, so it would hand back a native build.
+LLAMA_CPP_VERSION ?= 0.3.36
+LLAMA_CPP_WHEELS ?= $(HOME)/.cache/evolcoder/wheels/llama-cpp-avx2
+LLAMA_CPP_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -14,6 +24,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU wheel first: a bare `torch` requirement would pull a multi-GB CUDA build.
 	$(PY) -m pip install -q $${TORCH_SPEC:-torch==2.13.0}
+	ls $(LLAMA_CPP_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(PY) -m pip wheel -q --no-cache-dir --no-deps \
+		-w $(LLAMA_CPP_WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION)
+	$(PY) -m pip install -q $(LLAMA_CPP_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
