@@ -514,7 +514,10 @@ def test_exit_from_inside_the_candidate_is_not_a_pass(worker, body):
     ids=["huge", "growing", "huge_list", "huge_str"],
 )
 def test_memory_exhaustion_fails(worker, code):
-    records, outcome = run_hostile(worker, script(code))
+    # Zeroing 1 GiB in 10 MB steps takes about a CPU second here: give the CPU limit room, so
+    # only the memory limit can end the run.
+    limits = Limits(**{**FAST.__dict__, "cpu_seconds": 10, "wall_seconds": 20})
+    records, outcome = run_hostile(worker, script(code), limits)
     assert not passed(records)
     done = first_done(records)
     assert done["e"].startswith("MemoryError")

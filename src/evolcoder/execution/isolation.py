@@ -10,6 +10,7 @@ reported back so results can say which protections were active.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import resource
 import signal
@@ -34,6 +35,7 @@ MS_PRIVATE = 0x40000
 PRIVATE_DIRS = ("/tmp", "/var/tmp", "/dev/shm")  # each sandbox gets fresh, empty ones
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -88,6 +90,8 @@ class Protections:
     rlimits: bool = False
     audit_hook: bool = False
     seccomp: bool = False
+    tests_apart: bool = False  # the tests ran in a process of their own (execution.apart)
+    test_uid: int = -1
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -269,8 +273,13 @@ _SCMP_ACT_ALLOW = 0x7FFF0000
 _SCMP_ACT_ERRNO_EPERM = 0x00050000 | 1
 
 
+@functools.cache
 def _libseccomp() -> ctypes.CDLL | None:
-    """The system's libseccomp (Debian: libseccomp2), or None where it is not installed."""
+    """The system's libseccomp (Debian: libseccomp2), or None where it is not installed.
+
+    Cached, and loaded by the fork server before it forks (``find_library`` alone runs ldconfig,
+    milliseconds that every sandbox would pay again).
+    """
     import ctypes.util
 
     name = ctypes.util.find_library("seccomp") or "libseccomp.so.2"
@@ -287,27 +296,86 @@ def _libseccomp() -> ctypes.CDLL | None:
     return lib
 
 
-def install_seccomp(protections: Protections) -> bool:
-    """Load the filter that denies DENIED_SYSCALLS; irreversible for this process and its children."""
+@functools.cache
+def _filter_program() -> bytes | None:
+    """The compiled BPF program of the filter (libseccomp builds it once, in the fork server)."""
     lib = _libseccomp()
     if lib is None:
-        return False
+        return None
+    lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
     ctx = lib.seccomp_init(_SCMP_ACT_ALLOW)
     if not ctx:
-        return False
+        return None
+    fd = os.memfd_create("seccomp-bpf", os.MFD_CLOEXEC)
     try:
         for name in DENIED_SYSCALLS:
             number = lib.seccomp_syscall_resolve_name(name.encode())
             if number < 0:
                 continue  # not a system call of this architecture
             if lib.seccomp_rule_add(ctx, _SCMP_ACT_ERRNO_EPERM, number, 0) != 0:
-                return False
-        if lib.seccomp_load(ctx) != 0:
-            return False
+                return None
+        if lib.seccomp_export_bpf(ctx, fd) != 0:
+            return None
+        os.lseek(fd, 0, os.SEEK_SET)
+        program = b""
+        while chunk := os.read(fd, 1 << 16):
+            program += chunk
     finally:
         lib.seccomp_release(ctx)
+        os.close(fd)
+    return program if program and len(program) % 8 == 0 else None
+
+
+def preload_seccomp() -> None:
+    """Compile the filter now, in the fork server, so each sandbox only loads it."""
+    _filter_program()
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+
+
+def install_seccomp(protections: Protections) -> bool:
+    """Load the filter that denies DENIED_SYSCALLS; irreversible for this process and its children.
+
+    Needs no_new_privs (drop_privileges sets it). The program is libseccomp's own output, loaded
+    with prctl: the same filter ``seccomp_load`` would install, without compiling it per sandbox.
+    """
+    program = _filter_program()
+    if program is None:
+        return False
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.addressof(buffer))
+    if _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0) != 0:
+        return False
     protections.seccomp = True
     return True
+
+
+def forbid_tracing() -> None:
+    """No core dumps and no ``/proc/<pid>/mem``, ``fd`` or ``environ`` access for other processes.
+
+    A process that is not dumpable can be traced or inspected only with CAP_SYS_PTRACE; the
+    candidate has no capabilities, and seccomp denies it ptrace and process_vm_* anyway.
+    """
+    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def close_fds_except(keep: set[int]) -> None:
+    low = 3
+    for fd in sorted(k for k in keep if k >= 3):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 16)
+
+
+# The test process of a request judged apart runs as the slot's uid plus this: a uid of its own,
+# so the candidate (the slot's uid) can neither signal it nor read its memory.
+TEST_UID_OFFSET = 1000
 
 
 def sandbox_uid(policy: Policy, slot: int) -> int | None:
