@@ -86,17 +86,34 @@ def _status_from_outcome(outcome: RunOutcome) -> tuple[str, str]:
     return FAIL, reason
 
 
-def judge_check(worker: Worker, task: Task, solution: str, limits: Limits, times: TimeLimits) -> SetVerdict:
-    """HumanEval: the task's own ``check(candidate)``, with guarded return values."""
+def _timed_out(records: list[dict]) -> bool:
+    """The candidate process of a request judged apart ran out of CPU time."""
+    return any((r.get("candidate_ended") or {}).get("timeout") is True for r in records)
+
+
+def judge_check(
+    worker: Worker, task: Task, solution: str, limits: Limits, times: TimeLimits, apart: bool = True
+) -> SetVerdict:
+    """HumanEval: the task's own ``check(candidate)``, with unforgeable return values.
+
+    ``apart``: the test runs in a process of its own (execution.apart); otherwise beside the
+    candidate, with guarded return values (for tasks whose values cannot cross, eval.placement).
+    """
     records: list[dict] = []
 
     def on_record(record: dict) -> bool:
         records.append(record)
         return True
 
-    request = {"kind": "check", "code": solution, "test": task.test, "entry_point": task.entry_point}
-    outcome = worker.run(request, _script_limits(limits, times), on_record)
+    request = {"kind": "check", "code": solution, "entry_point": task.entry_point}
+    tests = {"test": task.test}
+    if apart:
+        outcome = worker.run(request, _script_limits(limits, times), on_record, tests=tests)
+    else:
+        outcome = worker.run({**request, **tests}, _script_limits(limits, times), on_record)
     done = [r for r in records if r.get("done")]
+    if _timed_out(records):
+        return SetVerdict(TIMEOUT, failed=[0], reason="cpu time limit exceeded")
     if done and done[0].get("ok") is True:
         return SetVerdict(PASS)
     if done:
@@ -106,11 +123,19 @@ def judge_check(worker: Worker, task: Task, solution: str, limits: Limits, times
 
 
 def judge_asserts(
-    worker: Worker, task: Task, solution: str, limits: Limits, times: TimeLimits, fail_fast: bool, guarded: list[str]
+    worker: Worker,
+    task: Task,
+    solution: str,
+    limits: Limits,
+    times: TimeLimits,
+    fail_fast: bool,
+    guarded: list[str],
+    apart: bool = True,
 ) -> SetVerdict:
-    """MBPP: each assert line in turn, the candidate's functions guarded."""
+    """MBPP: each assert line in turn, in a process apart from the candidate's (see judge_check)."""
     passed: dict[int, bool] = {}
     state: dict[str, Any] = {}
+    records: list[dict] = []
 
     def on_record(record: dict) -> bool:
         if "i" in record and isinstance(record.get("i"), int):
@@ -121,20 +146,21 @@ def judge_asserts(
             state["reason"] = record["load_error"]
         elif record.get("done"):
             state["done"] = True
+        elif "candidate_ended" in record:
+            records.append(record)
         return True
 
-    request = {
-        "kind": "asserts",
-        "code": solution,
-        "setup": task.setup,
-        "asserts": list(task.asserts),
-        "guarded_names": guarded,
-        "fail_fast": fail_fast,
-    }
-    outcome = worker.run(request, _script_limits(limits, times), on_record)
+    request = {"kind": "asserts", "code": solution, "guarded_names": guarded, "fail_fast": fail_fast}
+    tests = {"setup": task.setup, "asserts": list(task.asserts)}
+    if apart:
+        outcome = worker.run(request, _script_limits(limits, times), on_record, tests=tests)
+    else:
+        outcome = worker.run({**request, **tests}, _script_limits(limits, times), on_record)
     n = len(task.asserts)
     details = [passed.get(i, False) for i in range(n)]
     failed = [i for i in range(n) if not details[i]]
+    if _timed_out(records):
+        return SetVerdict(TIMEOUT, failed=failed, reason="cpu time limit exceeded", details=details)
     if state.get("done") and not failed:
         return SetVerdict(PASS, details=details)
     if state.get("done") or "reason" in state:

@@ -42,7 +42,14 @@ from evolcoder.execution.worker import Worker, WorkerPool
 from evolcoder.jsonl import complete_lines
 from evolcoder.system import usable_cpus
 
-HARNESS_VERSION = 2  # 2: code compiled as Python compiles a file; huge outputs of equal numbers match
+HARNESS_VERSION = 3  # 2: code compiled as Python compiles a file; huge outputs of equal numbers match
+# 3: HumanEval's check and MBPP's asserts run in a process apart from the candidate's (execution.apart)
+
+# Where each kind of task is judged. HumanEval's check and MBPP's asserts run in a test process the
+# candidate cannot reach; the EvalPlus benchmarks compare outputs here, in the harness. DS-1000's
+# test programs still run beside the candidate (their results are NumPy/pandas/SciPy objects and
+# Matplotlib figures that do not cross as plain data yet): their verdicts say ``in_process``.
+IN_PROCESS_KINDS = frozenset({"ds1000"})
 
 
 @dataclass
@@ -149,10 +156,10 @@ class _Judge:
         if task.kind == "ds1000":
             return sample, judge_program(worker, ds1000.program(task, sample.solution), self.limits), None
         if task.kind == "check":
-            return sample, judge_check(worker, task, sample.solution, self.limits, self.times), None
+            return sample, judge_check(worker, task, sample.solution, self.limits, self.times, apart=True), None
         if task.kind == "asserts":
             guarded = called_names(task.asserts)
-            base = judge_asserts(worker, task, sample.solution, self.limits, self.times, fail_fast, guarded)
+            base = judge_asserts(worker, task, sample.solution, self.limits, self.times, fail_fast, guarded, apart=True)
             return sample, base, None
         sets = self.expected[task.task_id]
         args = (self.limits, self.times, fail_fast)
@@ -185,6 +192,7 @@ def _row(run_key: str, sample: Sample, task: Task, base: SetVerdict, plus: SetVe
         "plus_fail_tests": _fail_tests(plus, task, "plus", details),
         "base_reason": base.reason,
         "plus_reason": plus.reason if plus else None,
+        "in_process": task.kind in IN_PROCESS_KINDS,  # tests ran beside the candidate (forgeable)
     }
     if details:
         row["base_details"] = base.details
@@ -341,7 +349,14 @@ def _results(config: EvalConfig, samples: list[Sample], done: dict, data_sha: st
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
         "sandbox": sandbox,
         "harness_version": HARNESS_VERSION,
+        "in_process": _in_process_summary(per_task),
     }
+
+
+def _in_process_summary(per_task: dict[str, list[dict]]) -> dict:
+    """How many tasks were judged with their tests beside the candidate, and which."""
+    task_ids = sorted(tid for tid, rows in per_task.items() if any(r.get("in_process") for r in rows))
+    return {"n_tasks": len(task_ids), "task_ids": task_ids}
 
 
 def _ds1000_breakdown(config: EvalConfig, samples: list[Sample], done: dict, tasks: dict[str, Task]) -> dict:

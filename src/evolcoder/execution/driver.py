@@ -27,9 +27,10 @@ import sys
 import time
 import traceback
 import types
+from collections.abc import Callable
 from typing import Any
 
-from evolcoder.execution import values
+from evolcoder.execution import apart, values
 
 # The builtins as they were before any candidate ran: tests resolve names here, so a solution
 # that rebinds ``builtins.abs`` (or defines its own ``abs``) cannot change what the test checks.
@@ -143,15 +144,54 @@ def run_request(request: dict, payload: bytes, result_fd: int) -> None:
     if kind == "function_io":
         _function_io(request, payload, out)
     elif kind == "check":
-        _check(request, out)
+        _check(request, request, out, _load_in_process(request["code"]))
     elif kind == "asserts":
-        _asserts(request, out)
+        _asserts(request, request, out, _load_in_process(request["code"]))
     elif kind == "script":
         _script(request, out)
     elif kind == "program":
         _program(request, out)
     else:
         out.send({"error": f"unknown request kind {kind!r}"})
+
+
+def run_tests_apart(request: dict, tests: dict, result_fd: int, candidate: apart.Candidate) -> None:
+    """The test process's side of a request judged apart (zygote._tests_apart): the candidate's names
+    are references into the other process, and what they return is already plain data."""
+    out = _Writer(result_fd, request.pop("token", ""))
+    sys.stdin = io.StringIO("")
+
+    def load() -> tuple[dict, Callable[[Any], Any]]:
+        try:
+            return candidate.namespace(), _unchanged
+        except apart.CandidateLoadError as exc:
+            raise _LoadFailed(str(exc)) from None
+
+    if request["kind"] == "check":
+        _check(request, tests, out, load)
+    elif request["kind"] == "asserts":
+        _asserts(request, tests, out, load)
+    else:
+        out.send({"error": f"request kind {request['kind']!r} cannot be judged apart"})
+
+
+def serve_candidate(request: dict, channel: apart.Channel) -> None:
+    """The candidate process's side of a request judged apart: define the code, answer calls."""
+    sys.stdin = io.StringIO("")
+    sys.stdout = sys.stderr = _Sink()
+    apart.serve(channel, request["code"], _define, _describe)
+
+
+class _LoadFailed(Exception):
+    """The candidate's code failed to define (in the other process); the message says how."""
+
+
+def _unchanged(fn: Any) -> Any:
+    return fn
+
+
+def _load_in_process(code: str) -> Callable[[], tuple[dict, Callable[[Any], Any]]]:
+    return lambda: (_define(code), guard_function)
 
 
 def _function_io(request: dict, payload: bytes, out: _Writer) -> None:
@@ -247,44 +287,46 @@ def _failing_line(exc: BaseException, filename: str, source: str) -> str | None:
     return None
 
 
-def _check(request: dict, out: _Writer) -> None:
+def _check(request: dict, tests: dict, out: _Writer, load: Callable[[], tuple[dict, Callable]]) -> None:
     sys.stdout = sys.stderr = _Sink()
-    test = request["test"]
+    test = tests["test"]
     try:
-        namespace = _define(request["code"])
+        namespace, guard = load()
         fn = namespace[request["entry_point"]]
         # As in the original harness the test sees the solution's names (helpers like ``poly``).
         test_namespace = _test_namespace(namespace, {request["entry_point"]})
         exec(compile_untrusted(test, "<test>"), test_namespace)
-        test_namespace["check"](guard_function(fn))
+        test_namespace["check"](guard(fn))
     except BaseException as exc:
-        out.send({"done": True, "ok": False, "e": _describe(exc), "line": _failing_line(exc, "<test>", test)})
+        message = str(exc) if isinstance(exc, _LoadFailed) else _describe(exc)
+        out.send({"done": True, "ok": False, "e": message, "line": _failing_line(exc, "<test>", test)})
         return
     out.send({"done": True, "ok": True})
 
 
-def _asserts(request: dict, out: _Writer) -> None:
+def _asserts(request: dict, tests: dict, out: _Writer, load: Callable[[], tuple[dict, Callable]]) -> None:
     sys.stdout = sys.stderr = _Sink()
     try:
-        namespace = _define(request["code"])
+        namespace, guard = load()
     except BaseException as exc:
-        out.send({"load_error": _describe(exc)})
+        out.send({"load_error": str(exc) if isinstance(exc, _LoadFailed) else _describe(exc)})
         return
     # The tests see guarded versions of the candidate's functions; the candidate's own code keeps
     # calling the originals through its namespace.
-    test_namespace = _test_namespace(namespace, set(request.get("guarded_names", [])))
-    for name in request.get("guarded_names", []):
+    guarded_names = request.get("guarded_names", [])
+    test_namespace = _test_namespace(namespace, set(guarded_names))
+    for name in guarded_names:
         if isinstance(namespace.get(name), types.FunctionType):
-            test_namespace[name] = guard_function(namespace[name])
+            test_namespace[name] = guard(namespace[name])
     fail_fast = request.get("fail_fast", True)
     try:
-        if request.get("setup"):
-            exec(compile_untrusted(request["setup"], "<setup>"), test_namespace)
+        if tests.get("setup"):
+            exec(compile_untrusted(tests["setup"], "<setup>"), test_namespace)
     except BaseException as exc:
         out.send({"load_error": "test setup failed: " + _describe(exc)})
         return
     out.send({"ready": True})
-    for i, line in enumerate(request["asserts"]):
+    for i, line in enumerate(tests["asserts"]):
         try:
             exec(compile_untrusted(line, "<test>"), test_namespace)
             out.send({"i": i, "ok": True})

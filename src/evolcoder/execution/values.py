@@ -13,12 +13,13 @@ executes anything, so a hostile program can at worst send a value that compares 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 # Tags of the wire format. A JSON object on the wire is always a tagged value.
 _TUPLE, _SET, _FROZENSET, _DICT = "t", "s", "fs", "d"
 _BYTES, _COMPLEX, _FLOAT, _NUMPY, _OPAQUE, _INT = "b", "c", "f", "np", "x", "i"
-_DIGEST = "h"
+_DIGEST, _REF = "h", "r"
 
 # Outputs whose exact serialization is larger than this travel as a digest (see encode_output).
 DIGEST_THRESHOLD_BYTES = 8 << 20
@@ -204,12 +205,13 @@ def _flat_numbers(value: Any) -> bytes | None:
     return (b"numbers-list:" if t is list else b"numbers-tuple:") + np.asarray(value, dtype=np.float64).tobytes()
 
 
-def encode(value: Any, depth: int = 0) -> Any:
+def encode(value: Any, depth: int = 0, handle: Callable[[Any], int] | None = None) -> Any:
     """Turn a returned object into wire data without calling any method the object defines.
 
     Subclasses of builtins are read through the builtin type's own slots (``int.__repr__``,
     ``list.__iter__``...), so an overridden ``__eq__``, ``__iter__`` or ``__repr__`` is ignored.
-    Anything else becomes an opaque value that equals nothing.
+    Anything else becomes an opaque value that equals nothing, or, given ``handle``, a reference
+    ``{"r": handle(value)}`` to it (values that stay in the process that made them, execution.apart).
     """
     if depth > MAX_DEPTH:
         return {_OPAQUE: "too deeply nested value"}
@@ -221,15 +223,15 @@ def encode(value: Any, depth: int = 0) -> Any:
     if t is float:
         return _float_wire(value)
     if t is list:
-        return value if _all_json_scalars(value) else [encode(v, depth + 1) for v in value]
+        return value if _all_json_scalars(value) else [encode(v, depth + 1, handle) for v in value]
     if t is tuple:
-        return {_TUPLE: list(value) if _all_json_scalars(value) else [encode(v, depth + 1) for v in value]}
+        return {_TUPLE: list(value) if _all_json_scalars(value) else [encode(v, depth + 1, handle) for v in value]}
     if t is dict:
-        return {_DICT: [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()]}
+        return {_DICT: [[encode(k, depth + 1, handle), encode(v, depth + 1, handle)] for k, v in value.items()]}
     if t is set:
-        return {_SET: [encode(v, depth + 1) for v in value]}
+        return {_SET: [encode(v, depth + 1, handle) for v in value]}
     if t is frozenset:
-        return {_FROZENSET: [encode(v, depth + 1) for v in value]}
+        return {_FROZENSET: [encode(v, depth + 1, handle) for v in value]}
     if t is bytes:
         return {_BYTES: bytes.hex(value)}
     if t is complex:
@@ -247,18 +249,20 @@ def encode(value: Any, depth: int = 0) -> Any:
     if issubclass(t, str):
         return str.__str__(value)
     if issubclass(t, tuple):
-        return {_TUPLE: [encode(v, depth + 1) for v in tuple.__iter__(value)]}
+        return {_TUPLE: [encode(v, depth + 1, handle) for v in tuple.__iter__(value)]}
     if issubclass(t, list):
-        return [encode(v, depth + 1) for v in list.__iter__(value)]
+        return [encode(v, depth + 1, handle) for v in list.__iter__(value)]
     if issubclass(t, dict):
         items = dict.items(value)
-        return {_DICT: [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in items]}
+        return {_DICT: [[encode(k, depth + 1, handle), encode(v, depth + 1, handle)] for k, v in items]}
     if issubclass(t, frozenset):
-        return {_FROZENSET: [encode(v, depth + 1) for v in frozenset.__iter__(value)]}
+        return {_FROZENSET: [encode(v, depth + 1, handle) for v in frozenset.__iter__(value)]}
     if issubclass(t, set):
-        return {_SET: [encode(v, depth + 1) for v in set.__iter__(value)]}
+        return {_SET: [encode(v, depth + 1, handle) for v in set.__iter__(value)]}
     if issubclass(t, bytes):
         return {_BYTES: bytes.hex(value)}
+    if handle is not None:
+        return {_REF: handle(value)}
     return {_OPAQUE: _type_name(t)}
 
 
@@ -306,17 +310,21 @@ def _float_from_wire(x: Any) -> float:
     raise WireError(f"bad float {x!r:.80}")
 
 
-def decode(data: Any) -> Any:
-    """Rebuild plain Python values from wire data; anything malformed raises WireError."""
+def decode(data: Any, resolve: Callable[[int], Any] | None = None) -> Any:
+    """Rebuild plain Python values from wire data; anything malformed raises WireError.
+
+    ``resolve`` turns a reference (see ``encode``'s ``handle``) back into an object; without it a
+    reference is malformed.
+    """
     try:
-        return _decode(data, 0)
+        return _decode(data, 0, resolve)
     except WireError:
         raise
     except (ValueError, TypeError, RecursionError, OverflowError) as exc:
         raise WireError(f"malformed value: {exc}"[:200]) from None
 
 
-def _decode(data: Any, depth: int = 0) -> Any:
+def _decode(data: Any, depth: int = 0, resolve: Callable[[int], Any] | None = None) -> Any:
     if depth > MAX_DEPTH + 2:
         raise WireError("value nested too deeply")
     if data is None or isinstance(data, (bool, int, float, str)):
@@ -324,17 +332,17 @@ def _decode(data: Any, depth: int = 0) -> Any:
     if isinstance(data, list):
         if all(type(v) is not list and type(v) is not dict for v in data):
             return data  # only scalars, which decode to themselves
-        return [_decode(v, depth + 1) for v in data]
+        return [_decode(v, depth + 1, resolve) for v in data]
     if not isinstance(data, dict) or not data:
         raise WireError(f"unexpected wire value {data!r:.80}")
     if _TUPLE in data:
-        return tuple(_decode(v, depth + 1) for v in _items(data[_TUPLE]))
+        return tuple(_decode(v, depth + 1, resolve) for v in _items(data[_TUPLE]))
     if _SET in data:
-        return {_decode(v, depth + 1) for v in _items(data[_SET])}
+        return {_decode(v, depth + 1, resolve) for v in _items(data[_SET])}
     if _FROZENSET in data:
-        return frozenset(_decode(v, depth + 1) for v in _items(data[_FROZENSET]))
+        return frozenset(_decode(v, depth + 1, resolve) for v in _items(data[_FROZENSET]))
     if _DICT in data:
-        return {_decode(k, depth + 1): _decode(v, depth + 1) for k, v in _pairs(data[_DICT])}
+        return {_decode(k, depth + 1, resolve): _decode(v, depth + 1, resolve) for k, v in _pairs(data[_DICT])}
     if _BYTES in data:
         return bytes.fromhex(str(data[_BYTES]))
     if _COMPLEX in data:
@@ -351,7 +359,7 @@ def _decode(data: Any, depth: int = 0) -> Any:
         if kind == "bool":
             return NumpyBool(bool(v))
         if kind == "int":
-            number = _decode(v, depth + 1)
+            number = _decode(v, depth + 1, resolve)
             if type(number) is not int:
                 raise WireError("bad numpy int")
             return NumpyInt(number)
@@ -360,6 +368,8 @@ def _decode(data: Any, depth: int = 0) -> Any:
         raise WireError(f"bad numpy value {data!r:.80}")
     if _OPAQUE in data:
         return Opaque(str(data[_OPAQUE])[:200])
+    if _REF in data and resolve is not None and type(data[_REF]) is int:
+        return resolve(data[_REF])
     if _DIGEST in data:
         return Digest(str(data[_DIGEST])[:64], int(data.get("n", 0)))
     raise WireError(f"unknown tag in {data!r:.80}")

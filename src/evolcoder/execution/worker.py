@@ -118,26 +118,33 @@ class Worker:
         on_record: RecordHandler | None = None,
         idle_timeout: IdleTimeout | None = None,
         payload: bytes = b"",
+        tests: dict | None = None,
     ) -> RunOutcome:
-        """Run one request in a fresh sandbox; records go to ``on_record`` as they arrive."""
+        """Run one request in a fresh sandbox; records go to ``on_record`` as they arrive.
+
+        With ``tests`` the request is judged apart (execution.apart): the tests travel in a memfd that
+        only the sandbox's test process reads, never through the fork server's memory.
+        """
         if self._proc is None or self._proc.poll() is not None:
             self.close()
             self._start()
         result_r, result_w = os.pipe()
         status_r, status_w = os.pipe()
         cancel_r, cancel_w = os.pipe()
+        tests_fd = _memfd(json.dumps(tests).encode() if tests is not None else b"")
+        passed = [result_w, status_w, cancel_r, tests_fd]
         try:
             token = secrets.token_hex(16)
-            message = dict(request, limits=asdict(limits), token=token)
+            message = dict(request, limits=asdict(limits), token=token, apart=tests is not None)
             try:
-                send_message(self._sock, message, [result_w, status_w, cancel_r], payload)
+                send_message(self._sock, message, passed, payload)
             except OSError:
                 # The fork server died (it should not); start a fresh one and try once more.
                 self.close()
                 self._start()
-                send_message(self._sock, message, [result_w, status_w, cancel_r], payload)
+                send_message(self._sock, message, passed, payload)
         finally:
-            for fd in (result_w, status_w, cancel_r):
+            for fd in passed:
                 os.close(fd)
         try:
             # _follow owns cancel_w (closing it is how a run is cancelled) and closes it once.
@@ -145,6 +152,14 @@ class Worker:
         finally:
             os.close(result_r)
             os.close(status_r)
+
+
+def _memfd(data: bytes) -> int:
+    fd = os.memfd_create("evolcoder-tests", os.MFD_CLOEXEC)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    return fd
 
 
 def _follow(

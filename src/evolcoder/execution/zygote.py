@@ -12,7 +12,8 @@ inherits its memory, and must not find the answers there. Test inputs come with 
 
 Pipes per request, created by the harness and passed over the control socket:
 ``result`` (sandbox → harness, JSON lines), ``status`` (supervisor → harness, one final line the
-sandbox cannot forge), ``cancel`` (harness → supervisor; EOF kills the run).
+sandbox cannot forge), ``cancel`` (harness → supervisor; EOF kills the run) and ``tests`` (a memfd
+with the tests of a request judged apart, read only by the test process; see execution.apart).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import resource
 import select
 import signal
 import socket
@@ -27,10 +29,10 @@ import struct
 import sys
 import time
 
-from evolcoder.execution import driver, isolation
+from evolcoder.execution import apart, driver, isolation
 
 HEADER = struct.Struct("!II")  # JSON message length, payload length
-N_FDS = 3
+N_FDS = 4
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
@@ -44,7 +46,7 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
 
 
 def recv_message(sock: socket.socket) -> tuple[dict | None, list[int], bytes]:
-    """One message: a JSON object, up to three passed file descriptors and a raw payload."""
+    """One message: a JSON object, up to four passed file descriptors and a raw payload."""
     head, fds, _flags, _addr = socket.recv_fds(sock, HEADER.size, N_FDS)
     if not head:
         return None, fds, b""
@@ -78,6 +80,8 @@ def main() -> None:
         except Exception:  # noqa: BLE001 - a program that imports it meets the error itself
             pass
     policy = isolation.Policy(**_tuples(hello["policy"]))
+    if policy.seccomp:
+        isolation.preload_seccomp()
     slot = int(hello["slot"])
     # Children are reaped by the kernel; the supervisor resets this after fork.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
@@ -103,7 +107,7 @@ def _tuples(d: dict) -> dict:
     }
 
 
-def _supervise(request, payload, limits, policy, slot, result_fd, status_fd, cancel_fd) -> None:
+def _supervise(request, payload, limits, policy, slot, result_fd, status_fd, cancel_fd, tests_fd) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     started = time.monotonic()
     os.setsid()
@@ -125,7 +129,8 @@ def _supervise(request, payload, limits, policy, slot, result_fd, status_fd, can
             os.close(status_fd)
             os.close(cancel_fd)
             os.close(out_r)
-            _sandbox(request, payload, limits, policy, uid, result_fd, out_w, in_namespaces, workdir, protections)
+            fds = (result_fd, tests_fd)
+            _sandbox(request, payload, limits, policy, uid, fds, out_w, in_namespaces, workdir, protections)
             code = 0
         except BaseException:
             import traceback
@@ -140,6 +145,7 @@ def _supervise(request, payload, limits, policy, slot, result_fd, status_fd, can
             os._exit(code)
     os.close(out_w)
     os.close(result_fd)
+    os.close(tests_fd)
     status = _watch(child, limits, started, out_r, cancel_fd)
     if workdir is not None:
         _kill_group(child)
@@ -207,8 +213,9 @@ def _watch(child: int, limits, started: float, out_r: int, cancel_fd: int) -> di
     }
 
 
-def _sandbox(request, payload, limits, policy, uid, result_fd, out_w, in_namespaces, workdir, protections) -> None:
+def _sandbox(request, payload, limits, policy, uid, fds, out_w, in_namespaces, workdir, protections) -> None:
     """Runs as the sandboxed process: isolate, then hand over to the driver."""
+    result_fd, tests_fd = fds
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(out_w, 1)
@@ -223,17 +230,94 @@ def _sandbox(request, payload, limits, policy, uid, result_fd, out_w, in_namespa
             os.chown(workdir, uid, uid)
     os.chdir(workdir)
     isolation.set_limits(limits, dedicated_uid=uid is not None, protections=protections)
+    if request.get("apart"):
+        _tests_apart(request, policy, uid, result_fd, tests_fd, workdir, protections)
+        return
+    os.close(tests_fd)
     isolation.drop_privileges(uid, protections)
     isolation.clean_environment(workdir, policy)
-    os.closerange(3, result_fd)
-    os.closerange(result_fd + 1, 1 << 16)
-    if policy.seccomp:
-        isolation.install_seccomp(protections)
-    if policy.block_python_events:
-        isolation.install_audit_hook(protections)
+    isolation.close_fds_except({result_fd})
+    _lock_down(policy, protections, python_events=policy.block_python_events)
     # Sent before any untrusted code runs, so the harness can trust this first record.
     driver.send_record(result_fd, {"protections": protections.as_dict()}, request.get("token", ""))
     driver.run_request(request, payload, result_fd)
+
+
+def _lock_down(policy, protections, python_events: bool) -> None:
+    if policy.seccomp:
+        isolation.install_seccomp(protections)
+    if python_events:
+        isolation.install_audit_hook(protections)
+
+
+def _tests_apart(request, policy, uid, result_fd, tests_fd, workdir, protections) -> None:
+    """Fork the candidate into a process of its own; this one (pid 1) runs the tests.
+
+    The candidate gets the slot's uid, no result pipe and no tests (they are read from ``tests_fd``
+    only here, after the fork), so nothing in its memory or reach can write a verdict. The test
+    process runs under a second uid and is not dumpable: the candidate cannot signal it, trace it or
+    open its ``/proc`` entries, and seccomp denies both of them ptrace and process_vm_writev.
+    """
+    to_candidate_r, to_candidate_w = os.pipe()
+    to_tests_r, to_tests_w = os.pipe()
+    os.chmod(workdir, 0o1777)  # the test process (another uid) may need its working folder too
+    candidate_pid = os.fork()
+    if candidate_pid == 0:
+        try:
+            for fd in (result_fd, tests_fd, to_candidate_w, to_tests_r):
+                os.close(fd)
+            request.pop("token", None)
+            isolation.drop_privileges(uid, protections)
+            isolation.clean_environment(workdir, policy)
+            isolation.close_fds_except({to_candidate_r, to_tests_w})
+            _lock_down(policy, protections, python_events=policy.block_python_events)
+            driver.serve_candidate(request, apart.Channel(to_candidate_r, to_tests_w))
+        finally:
+            os._exit(0)
+    os.close(to_candidate_r)
+    os.close(to_tests_w)
+    test_uid = None if uid is None else uid + isolation.TEST_UID_OFFSET
+    isolation.drop_privileges(test_uid, protections)
+    isolation.forbid_tracing()  # its environment is the fork server's, which holds nothing secret
+    isolation.close_fds_except({result_fd, tests_fd, to_tests_r, to_candidate_w})
+    _lock_down(policy, protections, python_events=False)  # the tests are the benchmark's own code
+    protections.test_uid, protections.tests_apart = os.geteuid(), True
+    protections.uid = uid if uid is not None else os.geteuid()
+    tests = json.loads(_read_all(tests_fd) or b"{}")
+    os.close(tests_fd)
+    token = request.get("token", "")
+    driver.send_record(result_fd, {"protections": protections.as_dict()}, token)
+    candidate = apart.Candidate(apart.Channel(to_tests_r, to_candidate_w))
+    try:
+        driver.run_tests_apart(request, tests, result_fd, candidate)
+    finally:
+        candidate.close()
+        ended = _candidate_ended(candidate_pid, wait=candidate.gone)
+        if ended is not None:
+            driver.send_record(result_fd, {"candidate_ended": ended}, token)
+
+
+def _read_all(fd: int) -> bytes:
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _candidate_ended(pid: int, wait: bool) -> dict | None:
+    """How the candidate ended, if it ended before the tests did (None if it is still serving).
+
+    ``wait``: it hung up on a test, so it has ended or is ending; wait for its exit status.
+    """
+    done, wait_status, usage = os.wait4(pid, 0 if wait else os.WNOHANG)
+    if done == 0:
+        return None
+    code = os.waitstatus_to_exitcode(wait_status)
+    cpu = usage.ru_utime + usage.ru_stime
+    limit = resource.getrlimit(resource.RLIMIT_CPU)[0]
+    timeout = code in (-signal.SIGKILL, -signal.SIGXCPU) and cpu >= limit - 0.05
+    return {"exit": code, "cpu": cpu, "timeout": timeout}
 
 
 if __name__ == "__main__":
