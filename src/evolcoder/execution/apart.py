@@ -267,9 +267,11 @@ class Remote:
         candidate = object.__getattribute__(self, "_candidate")
         return candidate.perform(op, object.__getattribute__(self, "_handle"), **fields)
 
+    def _encode(self, value: Any) -> Any:
+        return object.__getattribute__(self, "_candidate").encode(value)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        candidate = object.__getattribute__(self, "_candidate")
-        return self._do("call", a=candidate.encode(list(args)), k=candidate.encode(kwargs))
+        return self._do("call", a=self._encode(list(args)), k=self._encode(kwargs))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -277,7 +279,7 @@ class Remote:
         return self._do("getattr", n=name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        self._do("setattr", n=name, a=object.__getattribute__(self, "_candidate").encode(value))
+        self._do("setattr", n=name, a=self._encode(value))
 
     def __iter__(self) -> Any:
         return self._do("iter")
@@ -295,10 +297,10 @@ class Remote:
         return self._do("bool") is True
 
     def __getitem__(self, key: Any) -> Any:
-        return self._do("getitem", a=object.__getattribute__(self, "_candidate").encode(key))
+        return self._do("getitem", a=self._encode(key))
 
     def __contains__(self, item: Any) -> bool:
-        return self._do("contains", a=object.__getattribute__(self, "_candidate").encode(item)) is True
+        return self._do("contains", a=self._encode(item)) is True
 
     def __eq__(self, other: object) -> bool:
         return other is self

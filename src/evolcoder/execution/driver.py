@@ -162,10 +162,7 @@ def run_tests_apart(request: dict, tests: dict, result_fd: int, candidate: apart
     sys.stdin = io.StringIO("")
 
     def load() -> tuple[dict, Callable[[Any], Any]]:
-        try:
-            return candidate.namespace(), _unchanged
-        except apart.CandidateLoadError as exc:
-            raise _LoadFailed(str(exc)) from None
+        return candidate.namespace(), _unchanged
 
     if request["kind"] == "check":
         _check(request, tests, out, load)
@@ -182,8 +179,9 @@ def serve_candidate(request: dict, channel: apart.Channel) -> None:
     apart.serve(channel, request["code"], _define, _describe)
 
 
-class _LoadFailed(Exception):
-    """The candidate's code failed to define (in the other process); the message says how."""
+def _describe_failure(exc: BaseException) -> str:
+    """A load error from the candidate's process already says what failed there."""
+    return str(exc) if isinstance(exc, apart.CandidateLoadError) else _describe(exc)
 
 
 def _unchanged(fn: Any) -> Any:
@@ -298,7 +296,7 @@ def _check(request: dict, tests: dict, out: _Writer, load: Callable[[], tuple[di
         exec(compile_untrusted(test, "<test>"), test_namespace)
         test_namespace["check"](guard(fn))
     except BaseException as exc:
-        message = str(exc) if isinstance(exc, _LoadFailed) else _describe(exc)
+        message = _describe_failure(exc)
         out.send({"done": True, "ok": False, "e": message, "line": _failing_line(exc, "<test>", test)})
         return
     out.send({"done": True, "ok": True})
@@ -309,7 +307,7 @@ def _asserts(request: dict, tests: dict, out: _Writer, load: Callable[[], tuple[
     try:
         namespace, guard = load()
     except BaseException as exc:
-        out.send({"load_error": str(exc) if isinstance(exc, _LoadFailed) else _describe(exc)})
+        out.send({"load_error": _describe_failure(exc)})
         return
     # The tests see guarded versions of the candidate's functions; the candidate's own code keeps
     # calling the originals through its namespace.
