@@ -1,4 +1,4 @@
-"""Forgers: wrong solutions that try to change their own verdict, on real HumanEval and MBPP tasks.
+"""Forgers: wrong solutions that try to change their own verdict, on real HumanEval, MBPP and DS-1000 tasks.
 
 Each forger is run twice: with the tests beside the candidate (the old way, ``apart=False``), where the
 in-process forgers do pass — which shows they are real attacks — and apart (execution.apart), where
@@ -11,10 +11,10 @@ from contextlib import closing
 
 import pytest
 
-from evolcoder.bench import get_benchmark
+from evolcoder.bench import ds1000, get_benchmark
 from evolcoder.bench.base import Task
 from evolcoder.bench.mbpp import called_names
-from evolcoder.eval.judge import FAIL, PASS, TIMEOUT, TimeLimits, judge_asserts, judge_check
+from evolcoder.eval.judge import FAIL, PASS, TIMEOUT, TimeLimits, judge_asserts, judge_check, judge_program
 from evolcoder.execution.isolation import Limits
 from evolcoder.execution.worker import Worker
 
@@ -277,3 +277,86 @@ def test_a_candidate_that_spins_times_out(worker):
     task = Task("spins", "", "f", code, "check", test="def check(candidate):\n    assert candidate(1) == 2\n")
     verdict = judge_check(worker, task, code, LIMITS, TimeLimits(script_seconds=1, load_seconds=1), apart=True)
     assert verdict.status == TIMEOUT
+
+
+# ---------------------------------------------------------------------------------------------
+# DS-1000: the test program runs in the test process; only its exec of the candidate's code does not
+# ---------------------------------------------------------------------------------------------
+
+STOLEN_ANSWER = """
+def _attack():
+    # The test's own frame holds the expected result: copy it into the candidate's result.
+    import sys
+    frame = sys._getframe()
+    while frame is not None:
+        if "expected_result" in frame.f_locals and "test_env" in frame.f_locals:
+            frame.f_locals["test_env"]["result"] = frame.f_locals["expected_result"]
+            raise _Done()
+        frame = frame.f_back
+class _Done(Exception):
+    pass
+"""
+PATCHED_TEST = """
+def _attack():
+    # Make the benchmark's comparison agree with anything.
+    import sys
+    frame = sys._getframe()
+    while frame is not None:
+        if "exec_test" in frame.f_globals:
+            frame.f_globals["exec_test"] = lambda result, ans: 1
+        frame = frame.f_back
+"""
+DS1000_FORGERS = {**FORGERS, "stolen_answer": STOLEN_ANSWER, "patched_test": PATCHED_TEST}
+DS1000_IN_PROCESS_FORGERS = {**IN_PROCESS_FORGERS, "patched_test": PATCHED_TEST}
+DS1000_PROBLEM = 291  # NumPy: ``result = a.shape``, four test inputs
+
+
+@pytest.fixture(scope="module")
+def ds1000_worker():
+    from evolcoder.data.fetch import data_dir_from_env
+    from evolcoder.execution.ds1000_sandbox import ds1000_sandbox
+
+    data = data_dir_from_env()
+    profile = ds1000_sandbox(ds1000.seaborn_data_dir(data), hidden_paths=(str(data),))
+    with closing(Worker(SLOT + 1, profile.policy, profile.preload, profile.python, profile.env)) as ds_worker:
+        yield ds_worker, profile.limits
+
+
+@pytest.fixture(scope="module")
+def ds1000_task() -> ds1000.DS1000Task:
+    from evolcoder.data.fetch import data_dir_from_env
+
+    return {t.problem_id: t for t in ds1000.load(data_dir_from_env())}[DS1000_PROBLEM]
+
+
+def ds1000_verdict(ds1000_worker, task: ds1000.DS1000Task, solution: str, apart: bool) -> str:
+    worker, limits = ds1000_worker
+    return judge_program(worker, ds1000.program(task, solution), limits, apart=apart).status
+
+
+def wrong_ds1000(attack: str) -> str:
+    """The attack, tried where an exception cannot stop it, then a wrong result."""
+    return attack + "\ntry:\n    _attack()\nexcept BaseException:\n    pass\nresult = (0,)\n"
+
+
+def test_the_ds1000_reference_passes_apart(ds1000_worker, ds1000_task):
+    assert ds1000_verdict(ds1000_worker, ds1000_task, ds1000_task.reference, apart=True) == PASS
+    assert ds1000_verdict(ds1000_worker, ds1000_task, "result = (0,)\n", apart=True) == FAIL
+
+
+@pytest.mark.parametrize("name", sorted(DS1000_IN_PROCESS_FORGERS))
+def test_the_ds1000_forgers_are_real_in_process(ds1000_worker, ds1000_task, name):
+    assert ds1000_verdict(ds1000_worker, ds1000_task, wrong_ds1000(DS1000_IN_PROCESS_FORGERS[name]), False) == PASS
+
+
+def test_the_stolen_answer_is_real_in_process(ds1000_worker, ds1000_task):
+    """Copying the expected result out of the test's frame passes beside the tests (no exception
+    handler around it there: the result it set is left in place)."""
+    solution = STOLEN_ANSWER + "\ntry:\n    _attack()\nexcept _Done:\n    pass\n"
+    assert ds1000_verdict(ds1000_worker, ds1000_task, solution, apart=False) == PASS
+    assert ds1000_verdict(ds1000_worker, ds1000_task, solution, apart=True) == FAIL
+
+
+@pytest.mark.parametrize("name", sorted(DS1000_FORGERS))
+def test_no_forger_passes_ds1000_apart(ds1000_worker, ds1000_task, name):
+    assert ds1000_verdict(ds1000_worker, ds1000_task, wrong_ds1000(DS1000_FORGERS[name]), True) in (FAIL, TIMEOUT)

@@ -202,6 +202,18 @@ def stop_sequences(task: DS1000Task | None = None) -> tuple[str, ...]:
     return STOP_SEQUENCES
 
 
+# The problems whose ``result`` is a ``torch.optim.SGD``: an optimizer, which does not cross as data
+# (execution.data_values). Measured by running every reference solution's program with its result
+# taken apart and rebuilt: all the others pass that way.
+RESULTS_THAT_DO_NOT_CROSS = frozenset({932, 933, 934, 935})
+
+
+def judged_in_process(task: DS1000Task) -> bool:
+    """Whether the problem's test program runs beside the candidate: Matplotlib problems (their tests
+    inspect the candidate's figure and the image it saved) and RESULTS_THAT_DO_NOT_CROSS."""
+    return task.library == "Matplotlib" or task.problem_id in RESULTS_THAT_DO_NOT_CROSS
+
+
 def program(task: DS1000Task, code: str) -> str:
     """The test program for ``code``, built as DS-1000's ``test_ds1000.py`` builds it."""
     context = task.code_context

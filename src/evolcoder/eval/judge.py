@@ -255,16 +255,25 @@ def judge_io(
     return SetVerdict(status, failed=[] if first_missing is None else [first_missing], reason=reason, details=details)
 
 
-def judge_program(worker: Worker, program: str, limits: Limits) -> SetVerdict:
-    """DS-1000: a whole test program, which passes only by running to its end."""
+def judge_program(worker: Worker, program: str, limits: Limits, apart: bool = True) -> SetVerdict:
+    """DS-1000: a whole test program, which passes only by running to its end.
+
+    ``apart``: the program runs in the test process and only its ``exec`` of the candidate's code
+    runs in the candidate's (execution.apart); otherwise all of it runs beside the candidate.
+    """
     records: list[dict] = []
 
     def on_record(record: dict) -> bool:
         records.append(record)
         return True
 
-    outcome = worker.run({"kind": "program", "code": program}, limits, on_record)
+    if apart:
+        outcome = worker.run({"kind": "program", "code": ""}, limits, on_record, tests={"program": program})
+    else:
+        outcome = worker.run({"kind": "program", "code": program}, limits, on_record)
     done = [r for r in records if r.get("done")]
+    if _timed_out(records):
+        return SetVerdict(TIMEOUT, failed=[0], reason="cpu time limit exceeded")
     if done and done[0].get("ok") is True and outcome.exit_code == 0:
         return SetVerdict(PASS)
     if done and done[0].get("ok") is not True:

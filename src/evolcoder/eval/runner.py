@@ -42,14 +42,17 @@ from evolcoder.execution.worker import Worker, WorkerPool
 from evolcoder.jsonl import complete_lines
 from evolcoder.system import usable_cpus
 
-HARNESS_VERSION = 3  # 2: code compiled as Python compiles a file; huge outputs of equal numbers match
+HARNESS_VERSION = 4  # 2: code compiled as Python compiles a file; huge outputs of equal numbers match
 # 3: HumanEval's check and MBPP's asserts run in a process apart from the candidate's (execution.apart)
+# 4: DS-1000's test programs too, but for the problems of bench.ds1000.judged_in_process
 
-# Where each kind of task is judged. HumanEval's check and MBPP's asserts run in a test process the
-# candidate cannot reach; the EvalPlus benchmarks compare outputs here, in the harness. DS-1000's
-# test programs still run beside the candidate (their results are NumPy/pandas/SciPy objects and
-# Matplotlib figures that do not cross as plain data yet): their verdicts say ``in_process``.
-IN_PROCESS_KINDS = frozenset({"ds1000"})
+
+def judged_in_process(task: Task) -> bool:
+    """Where a task is judged. HumanEval's check, MBPP's asserts and DS-1000's test programs run in
+    a test process the candidate cannot reach; the EvalPlus benchmarks compare outputs here, in the
+    harness. The DS-1000 problems whose results cannot cross as data (Matplotlib figures, a PyTorch
+    optimizer) run beside the candidate: their verdicts say ``in_process``."""
+    return task.kind == "ds1000" and ds1000.judged_in_process(task)
 
 
 @dataclass
@@ -154,7 +157,8 @@ class _Judge:
         task = self.tasks[sample.task_id]
         fail_fast = not self.config.details
         if task.kind == "ds1000":
-            return sample, judge_program(worker, ds1000.program(task, sample.solution), self.limits), None
+            program = ds1000.program(task, sample.solution)
+            return sample, judge_program(worker, program, self.limits, apart=not judged_in_process(task)), None
         if task.kind == "check":
             return sample, judge_check(worker, task, sample.solution, self.limits, self.times, apart=True), None
         if task.kind == "asserts":
@@ -192,7 +196,7 @@ def _row(run_key: str, sample: Sample, task: Task, base: SetVerdict, plus: SetVe
         "plus_fail_tests": _fail_tests(plus, task, "plus", details),
         "base_reason": base.reason,
         "plus_reason": plus.reason if plus else None,
-        "in_process": task.kind in IN_PROCESS_KINDS,  # tests ran beside the candidate (forgeable)
+        "in_process": judged_in_process(task),  # tests ran beside the candidate (forgeable)
     }
     if details:
         row["base_details"] = base.details

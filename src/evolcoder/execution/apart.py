@@ -16,20 +16,27 @@ attributes, calls and iteration are forwarded.
 Messages from the test process: ``{"op": ..., "h": handle, ...}``; answers: ``{"v": wire}`` or
 ``{"x": exception class name, "m": message}``. The candidate's first message is its namespace
 (``{"names": {...}}``) or ``{"load_error": ...}``.
+
+DS-1000's test programs run whole in the test process, except for their one ``exec(code, test_env)``:
+that runs in the candidate (``Candidate.execute``), which gets the test environment (as data, or
+pickled where the test input is not plain data: this direction is trusted) and sends back the
+``result`` it leaves, as data (execution.data_values; never a pickle).
 """
 
 from __future__ import annotations
 
+import base64
 import builtins
 import importlib
 import json
 import os
+import pickle
 import sys
 import types
 from collections.abc import Callable
 from typing import Any
 
-from evolcoder.execution import values
+from evolcoder.execution import data_values, values
 
 MAX_MESSAGE_BYTES = 256 << 20
 
@@ -91,8 +98,17 @@ class CandidateLoadError(Exception):
 # ----------------------------------------------------------------------------------------------
 
 
-def serve(channel: Channel, code: str, define: Callable[[str], dict], describe: Callable[[BaseException], str]) -> None:
-    """Define the candidate's code, send its names, then answer the test process until it hangs up."""
+def serve(
+    channel: Channel,
+    code: str,
+    define: Callable[[str], dict],
+    describe: Callable[[BaseException], str],
+    execute: Callable[[str, dict], None] | None = None,
+) -> None:
+    """Define the candidate's code, send its names, then answer the test process until it hangs up.
+
+    ``execute(code, env)`` runs the code of an ``exec`` operation (DS-1000's programs).
+    """
     objects: list[Any] = []
     ids: dict[int, int] = {}
 
@@ -111,11 +127,25 @@ def serve(channel: Channel, code: str, define: Callable[[str], dict], describe: 
     channel.send({"names": _manifest(namespace, handle)})
     while (message := channel.recv()) is not None:
         try:
-            result = _perform(message, objects)
-            answer = {"v": values.encode(result, handle=handle)}
+            if message.get("op") == "exec" and execute is not None:
+                answer = _execute(message, execute)
+            else:
+                answer = {"v": values.encode(_perform(message, objects), handle=handle)}
         except BaseException as exc:  # the test decides what an exception means
             answer = {"x": type(exc).__name__, "m": str(exc)[:300]}
         channel.send(answer)
+
+
+def _execute(message: dict, execute: Callable[[str, dict], None]) -> dict:
+    """Run DS-1000's ``exec(code, test_env)`` here; the ``result`` goes back as data."""
+    if "env_pickle" in message:  # made by the test process, the trusted side
+        env = pickle.loads(base64.b64decode(message["env_pickle"]))
+    else:
+        env = data_values.decode(message["env"])
+    execute(str(message["code"]), env)
+    if "result" not in env:
+        return {"missing": True}
+    return {"d": data_values.encode(env["result"])}
 
 
 def _manifest(namespace: dict, handle: Callable[[Any], int]) -> dict:
@@ -204,17 +234,38 @@ class Candidate:
         return names
 
     def perform(self, op: str, handle: int, **fields: Any) -> Any:
+        answer = self._exchange({"op": op, "h": handle, **fields})
+        if "x" in answer:
+            raise _exception(str(answer["x"]), str(answer.get("m", "")))
+        return values.decode(answer.get("v"), self._remote)
+
+    def execute(self, code: str, env: dict) -> None:
+        """DS-1000's ``exec(code, env)``, run in the candidate: ``env["result"]`` comes back as data."""
+        if type(env) is not dict:
+            raise TypeError("exec() of a test program needs a dict of globals")
+        wire = data_values.encode(env)
+        if data_values.crosses(wire):
+            message = {"op": "exec", "code": code, "env": wire}
+        else:  # test inputs that are not plain data (a scikit-learn Bunch, say)
+            message = {"op": "exec", "code": code, "env_pickle": base64.b64encode(pickle.dumps(env)).decode()}
+        answer = self._exchange(message)
+        if answer.get("x") == "SystemExit":  # the program exited in its middle, as it would in one process
+            raise SystemExit(str(answer.get("m", "")))
+        if "x" in answer:
+            raise _exception(str(answer["x"]), str(answer.get("m", "")))
+        if answer.get("missing") is not True:
+            env["result"] = data_values.decode(answer.get("d"))
+
+    def _exchange(self, message: dict) -> dict:
         try:
-            self._channel.send({"op": op, "h": handle, **fields})
+            self._channel.send(message)
         except OSError:  # a broken pipe: it has ended
             self.gone = True
             raise CandidateGone("the candidate process ended during a test") from None
         answer = self._recv()
         if answer is None:
             raise CandidateGone("the candidate process ended during a test")
-        if "x" in answer:
-            raise _exception(str(answer["x"]), str(answer.get("m", "")))
-        return values.decode(answer.get("v"), self._remote)
+        return answer
 
     def encode(self, value: Any) -> Any:
         """An argument as wire data: the candidate's own objects go back as references."""

@@ -168,6 +168,9 @@ def run_tests_apart(request: dict, tests: dict, result_fd: int, candidate: apart
         _check(request, tests, out, load)
     elif request["kind"] == "asserts":
         _asserts(request, tests, out, load)
+    elif request["kind"] == "program":
+        candidate.namespace()  # its greeting; it defines nothing of its own, the program's exec runs there
+        _program({"code": tests["program"]}, out, run_code=candidate.execute)
     else:
         out.send({"error": f"request kind {request['kind']!r} cannot be judged apart"})
 
@@ -176,7 +179,12 @@ def serve_candidate(request: dict, channel: apart.Channel) -> None:
     """The candidate process's side of a request judged apart: define the code, answer calls."""
     sys.stdin = io.StringIO("")
     sys.stdout = sys.stderr = _Sink()
-    apart.serve(channel, request["code"], _define, _describe)
+    _fresh_numpy_draws()
+    apart.serve(channel, request["code"], _define, _describe, execute=_execute)
+
+
+def _execute(code: str, env: dict) -> None:
+    exec(compile_untrusted(code, "<program>"), env)
 
 
 def _describe_failure(exc: BaseException) -> str:
@@ -348,14 +356,23 @@ def _script(request: dict, out: _Writer) -> None:
     out.send({"done": True, "ok": True})
 
 
-def _program(request: dict, out: _Writer) -> None:
-    # A forked sandbox inherits the fork server's NumPy random state: every run would draw the same
-    # numbers, where a fresh interpreter (the official way) starts from fresh entropy.
+def _fresh_numpy_draws() -> None:
+    """A forked sandbox inherits the fork server's NumPy random state: every run would draw the same
+    numbers, where a fresh interpreter (the official way) starts from fresh entropy."""
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()
+
+
+def _program(request: dict, out: _Writer, run_code: Callable[[str, dict], None] | None = None) -> None:
+    """A whole test program, which passes by running to its end. ``run_code``: where its
+    ``exec(code, test_env)`` runs (the candidate's process, when judged apart)."""
+    _fresh_numpy_draws()
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+    if run_code is not None:
+        namespace["exec"] = run_code
     try:
-        _define(request["code"], request.get("filename", "<program>"))
+        exec(compile_untrusted(request["code"], "<program>"), namespace)
     except SystemExit as exc:
         out.send({"done": True, "ok": False, "e": f"the program exited before its end (SystemExit: {exc.code})"})
         return
