@@ -23,10 +23,20 @@ Two wall times are given for evalplus: until the process exits, and until it has
 results file. evalplus 0.3.1 starts a non-daemon "stuck samples" watchdog thread that sleeps in
 20 s steps, so the process may linger up to 20 s after its results are written.
 
+Real model output (``--real-samples``, default the LDB sets of ../shared/data/real-samples): the same
+programs judged by ``evolcoder eval``, by ``evalplus.evaluate`` and by the floor (eval_floor.py: the
+samples' own time on the same inputs, in-process, no isolation, over the same number of workers),
+ground truth cached for both harnesses; the table gives evolcoder / floor and evalplus / evolcoder.
+
+Before and after (``--before REV``): HumanEval's ``check`` and MBPP's asserts on the same real
+programs, judged by this checkout and by the source tree of git revision REV (default: the last
+one that judged them in-process), run with the same interpreter; the table gives after / before.
+
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/eval_speed.py                # both benchmarks, all tasks
-    .venv/bin/python benchmarks/eval_speed.py --limit 10     # a quick check
+    .venv/bin/python benchmarks/eval_speed.py                # everything
+    .venv/bin/python benchmarks/eval_speed.py --limit 10 --real-samples none --before none  # a quick check
+    .venv/bin/python benchmarks/eval_speed.py --variants none  # only real samples and before/after
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+BEFORE_REVISION = "4c649ea"  # the last revision that ran HumanEval's check and MBPP's asserts in-process
 
 # evolcoder benchmark name -> (evalplus --dataset, override variable)
 EVALPLUS_DATASETS = {
@@ -366,6 +377,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated, from: " + ", ".join(EVALPLUS_DATASETS),
     )
     p.add_argument(
+        "--variants",
+        default="yes",
+        choices=["yes", "none"],
+        help="time the synthetic variants of every task against evalplus (default: yes)",
+    )
+    p.add_argument(
+        "--real-samples",
+        default="ldb_humaneval,ldb_mbpp",
+        help="comma-separated real-sample sets (NAME.jsonl in real-samples/; *_humaneval is judged "
+        "on humaneval+, *_mbpp on mbpp+), or none",
+    )
+    p.add_argument(
+        "--before",
+        default=BEFORE_REVISION,
+        help="git revision to time HumanEval check / MBPP asserts against, or none (default: %(default)s)",
+    )
+    p.add_argument(
         "--limit",
         type=int,
         default=None,
@@ -436,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     table_rows: list[dict] = []
 
-    for bench in args.benchmarks:
+    for bench in args.benchmarks if args.variants == "yes" else []:
         dataset, override_var = EVALPLUS_DATASETS[bench]
         module = get_benchmark(bench)
         tasks = module.load(data_dir)[: args.limit]
@@ -562,9 +590,15 @@ def main(argv: list[str] | None = None) -> int:
         print()
 
     # 5. the table
-    print_table(table_rows, args)
-    print_disagreements(table_rows)
-    report["overall"] = overall(table_rows)
+    if table_rows:
+        print_table(table_rows, args)
+        print_disagreements(table_rows)
+        report["overall"] = overall(table_rows)
+    real_sets = [] if args.real_samples == "none" else [n.strip() for n in args.real_samples.split(",") if n.strip()]
+    if real_sets:
+        report["real_samples"] = real_sample_runs(real_sets, args, work, env, data_dir)
+    if args.before != "none":
+        report["before_after"] = before_after(args.before, args, work, env, data_dir)
     out = work / "eval_speed.json"
     out.write_text(json.dumps(report, indent=2))
     print(f"\nnumbers: {out}")
@@ -700,6 +734,202 @@ def print_disagreements(table_rows: list[dict], limit: int = 20) -> None:
     print("\nnote: expected disagreements" + ("" if seen else " (none in this run)") + ":")
     for tid, text in notes:
         print(f"  {tid}{' (seen)' if tid in seen else ''}: {text}")
+
+
+# --------------------------------------------------------------------------------------------
+# Real samples: evolcoder, evalplus and the floor on the same programs
+# --------------------------------------------------------------------------------------------
+
+
+def _real_samples(name: str, data_dir: Path) -> tuple[Path, str]:
+    path = data_dir / "real-samples" / f"{name}.jsonl"
+    if not path.is_file():
+        sys.exit(f"eval_speed: no real-sample set {path}")
+    return path, "humaneval+" if name.endswith("_humaneval") else "mbpp+"
+
+
+def _evalplus_env(bench: str, env: dict, data_dir: Path) -> dict:
+    """evalplus reads its data from our data folder, never from the network."""
+    from evolcoder.bench import get_benchmark
+    from evolcoder.data import resolve_data_file
+
+    data_file = resolve_data_file(get_benchmark(bench).DATA_KEYS[0], data_dir)
+    return {**env, EVALPLUS_DATASETS[bench][1]: str(data_file)}
+
+
+def _warm_up(bench: str, work: Path, env: dict, data_dir: Path, args: argparse.Namespace) -> None:
+    """Both harnesses' ground truth, computed once per benchmark and cached (untimed)."""
+    from evolcoder.bench import get_benchmark
+
+    bdir = work / f"warm_{bench.replace('+', '_plus')}"
+    if bdir.exists():
+        return
+    bdir.mkdir(parents=True)
+    canon = [{"task_id": t.task_id, "solution": t.reference} for t in get_benchmark(bench).load(data_dir)]
+    write_jsonl(bdir / "canonical.jsonl", canon)
+    evalplus_warmup(EVALPLUS_DATASETS[bench][0], _evalplus_env(bench, env, data_dir), bdir / "evalplus_warmup.log")
+    run_evolcoder("warm-up", bench, bdir / "canonical.jsonl", bdir / "evolcoder", args.workers, data_dir, env)
+
+
+def _plus_verdicts(results_path: Path, key: str = "eval") -> dict[str, list[tuple[bool, bool]]]:
+    data = json.loads(results_path.read_text())
+    return {
+        tid: [(r["base_status"] == "pass", r["plus_status"] == "pass") for r in rows] for tid, rows in data[key].items()
+    }
+
+
+def real_sample_runs(names: list[str], args: argparse.Namespace, work: Path, env: dict, data_dir: Path) -> list:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from eval_floor import run_floor
+
+    rows = []
+    for name in names:
+        samples, bench = _real_samples(name, data_dir)
+        n = sum(1 for line in samples.read_text().splitlines() if line.strip())
+        print(f"== real samples {name}: {n} programs on {bench}")
+        _warm_up(bench, work, env, data_dir, args)
+        sdir = work / f"real_{name}"
+        sdir.mkdir(parents=True, exist_ok=True)
+        local = sdir / "samples.jsonl"
+        shutil.copyfile(samples, local)  # evalplus writes its results next to the samples
+        ours = run_evolcoder("evolcoder", bench, local, sdir / "evolcoder", args.workers, data_dir, env)
+        print(f"   evolcoder --workers {args.workers}: {ours.wall_s:.1f}s")
+        ep_env = _evalplus_env(bench, env, data_dir)
+        theirs = run_evalplus(
+            "evalplus", EVALPLUS_DATASETS[bench][0], local, args.evalplus_parallel, ep_env, sdir / "ep.json"
+        )
+        print(
+            f"   evalplus --parallel {args.evalplus_parallel}: {theirs.wall_s:.1f}s"
+            f" (results at {fmt(theirs.results_s)}s)"
+        )
+        floor = run_floor(bench, local, args.workers, data_dir)
+        print(f"   floor, {args.workers} in-process workers: {floor.wall_s:.1f}s ({floor.cpu_s:.1f}s CPU)")
+        our_verdicts = _plus_verdicts(ours.results_path.parent / "eval_results.json")
+        floor_verdicts: dict[str, list[tuple[bool, bool]]] = {}
+        for task_id, base, plus in floor.verdicts:
+            floor_verdicts.setdefault(task_id, []).append((base, plus))
+        same = sum(
+            a == b
+            for tid, ours_rows in our_verdicts.items()
+            for a, b in zip(ours_rows, floor_verdicts.get(tid, []), strict=False)
+        )
+        rows.append(
+            {
+                "set": name,
+                "benchmark": bench,
+                "programs": n,
+                "evolcoder_s": ours.wall_s,
+                "evalplus_s": theirs.wall_s,
+                "evalplus_results_s": theirs.results_s,
+                "floor_s": floor.wall_s,
+                "floor_cpu_s": floor.cpu_s,
+                "evolcoder_over_floor": ratio(ours.wall_s, floor.wall_s),
+                "evalplus_over_evolcoder": ratio(theirs.wall_s, ours.wall_s),
+                "floor_agrees_pct": 100 * same / max(n, 1),
+            }
+        )
+    header = [
+        "set",
+        "programs",
+        "evolcoder s",
+        "evalplus s",
+        "floor s",
+        "evolcoder/floor",
+        "evalplus/evolcoder",
+        "floor agrees %",
+    ]
+    table = [
+        [
+            r["set"],
+            str(r["programs"]),
+            fmt(r["evolcoder_s"]),
+            fmt(r["evalplus_s"]),
+            fmt(r["floor_s"]),
+            fmt(r["evolcoder_over_floor"], 2),
+            fmt(r["evalplus_over_evolcoder"], 2),
+            f"{r['floor_agrees_pct']:.1f}",
+        ]
+        for r in rows
+    ]
+    _print_plain_table(f"real samples, {args.workers} workers, ground truth cached", header, table)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Before and after: HumanEval check / MBPP asserts, this checkout against an older revision
+# --------------------------------------------------------------------------------------------
+
+BEFORE_AFTER_SETS = (("humaneval", "ldb_humaneval"), ("mbpp", "ldb_mbpp"))
+
+
+def _source_tree(revision: str, work: Path) -> Path:
+    """The ``src`` folder of ``revision``, exported with ``git archive``."""
+    target = work / f"src_{revision}"
+    if not target.exists():
+        target.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "archive", revision, "src"], capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target / "src"
+
+
+def before_after(revision: str, args: argparse.Namespace, work: Path, env: dict, data_dir: Path) -> list:
+    from evolcoder.bench import get_benchmark
+
+    before_src = _source_tree(revision, work)
+    before_env = {**env, "PYTHONPATH": str(before_src)}
+    rows = []
+    for bench, name in BEFORE_AFTER_SETS:
+        source, _ = _real_samples(name, data_dir)
+        bdir = work / f"before_after_{bench}"
+        bdir.mkdir(parents=True, exist_ok=True)
+        known = {t.task_id for t in get_benchmark(bench).load(data_dir)}  # MBPP has fewer tasks than MBPP+
+        rows_in = [json.loads(line) for line in source.read_text().splitlines() if line.strip()]
+        samples = bdir / "samples.jsonl"
+        write_jsonl(samples, [r for r in rows_in if r["task_id"] in known])
+        after = run_evolcoder("after", bench, samples, bdir / "after", args.workers, data_dir, env)
+        before = run_evolcoder("before", bench, samples, bdir / "before", args.workers, data_dir, before_env)
+        ours, old = (
+            _plus_verdicts(bdir / "after" / "eval_results.json"),
+            _plus_verdicts(bdir / "before" / "eval_results.json"),
+        )
+        changed = sum(a[0] != b[0] for tid in ours for a, b in zip(ours[tid], old.get(tid, []), strict=False))
+        n = sum(1 for _ in samples.open())
+        print(f"== {bench} ({name}, {n} programs): after {after.wall_s:.1f}s, before ({revision}) {before.wall_s:.1f}s")
+        rows.append(
+            {
+                "benchmark": bench,
+                "set": name,
+                "after_s": after.wall_s,
+                "before_s": before.wall_s,
+                "after_over_before": ratio(after.wall_s, before.wall_s),
+                "verdicts_changed": changed,
+            }
+        )
+    header = ["benchmark", "samples", f"before ({revision}) s", "after s", "after/before", "verdicts changed"]
+    table = [
+        [
+            r["benchmark"],
+            r["set"],
+            fmt(r["before_s"]),
+            fmt(r["after_s"]),
+            fmt(r["after_over_before"], 2),
+            str(r["verdicts_changed"]),
+        ]
+        for r in rows
+    ]
+    _print_plain_table(f"tests apart: before and after, {args.workers} workers", header, table)
+    return rows
+
+
+def _print_plain_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    print(f"\n{title}")
+    print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=False)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=False)))
 
 
 if __name__ == "__main__":
