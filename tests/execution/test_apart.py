@@ -306,6 +306,9 @@ def _attack():
             frame.f_globals["exec_test"] = lambda result, ans: 1
         frame = frame.f_back
 """
+# DS1000/112 compares with ``assert result == ans``: a list that equals anything passes beside the tests.
+LYING_SOLUTION = "class _Agreeable(list):\n    def __eq__(self, other):\n        return True\n\ndf = _Agreeable()\n"
+LYING_PROBLEM = 112
 DS1000_FORGERS = {**FORGERS, "stolen_answer": STOLEN_ANSWER, "patched_test": PATCHED_TEST}
 DS1000_IN_PROCESS_FORGERS = {**IN_PROCESS_FORGERS, "patched_test": PATCHED_TEST}
 DS1000_PROBLEM = 291  # NumPy: ``result = a.shape``, four test inputs
@@ -323,10 +326,15 @@ def ds1000_worker():
 
 
 @pytest.fixture(scope="module")
-def ds1000_task() -> ds1000.DS1000Task:
+def ds1000_tasks() -> dict[int, ds1000.DS1000Task]:
     from evolcoder.data.fetch import data_dir_from_env
 
-    return {t.problem_id: t for t in ds1000.load(data_dir_from_env())}[DS1000_PROBLEM]
+    return {t.problem_id: t for t in ds1000.load(data_dir_from_env())}
+
+
+@pytest.fixture(scope="module")
+def ds1000_task(ds1000_tasks) -> ds1000.DS1000Task:
+    return ds1000_tasks[DS1000_PROBLEM]
 
 
 def ds1000_verdict(ds1000_worker, task: ds1000.DS1000Task, solution: str, apart: bool) -> str:
@@ -355,6 +363,15 @@ def test_the_stolen_answer_is_real_in_process(ds1000_worker, ds1000_task):
     solution = STOLEN_ANSWER + "\ntry:\n    _attack()\nexcept _Done:\n    pass\n"
     assert ds1000_verdict(ds1000_worker, ds1000_task, solution, apart=False) == PASS
     assert ds1000_verdict(ds1000_worker, ds1000_task, solution, apart=True) == FAIL
+
+
+def test_a_result_that_lies_about_equality_does_not_cross(ds1000_worker, ds1000_tasks):
+    """A list subclass whose ``==`` agrees with anything passes beside the tests; apart it crosses as an
+    opaque value, equal to nothing."""
+    task = ds1000_tasks[LYING_PROBLEM]
+    assert ds1000_verdict(ds1000_worker, task, LYING_SOLUTION, apart=False) == PASS
+    assert ds1000_verdict(ds1000_worker, task, LYING_SOLUTION, apart=True) == FAIL
+    assert ds1000_verdict(ds1000_worker, task, task.reference, apart=True) == PASS
 
 
 @pytest.mark.parametrize("name", sorted(DS1000_FORGERS))

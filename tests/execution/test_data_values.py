@@ -181,6 +181,16 @@ def test_malformed_or_hostile_wire_data_is_refused(wire: object) -> None:
         data_values.decode(json.loads(json.dumps(wire)))
 
 
+def test_sparse_indices_out_of_range_are_refused() -> None:
+    """SciPy's C loops trust a CSR matrix's indices: one out of range must not reach them."""
+    sparse = pytest.importorskip("scipy.sparse")
+    for matrix in (sparse.csr_matrix(np.eye(3)), sparse.coo_matrix(np.eye(3)), sparse.dia_matrix(np.eye(3))):
+        wire = data_values.encode(matrix)
+        wire["sp"]["parts"][1] = {"nd": _npy(np.array([0, 1, 10**6], dtype=np.int32))}
+        with pytest.raises(WireError):
+            data_values.decode(wire)
+
+
 def test_a_frame_whose_parts_do_not_fit_is_refused() -> None:
     pd = pytest.importorskip("pandas")
     wire = data_values.encode(pd.DataFrame({"a": [1, 2]}))

@@ -252,14 +252,12 @@ def _encode_sparse(value: Any, depth: int) -> Any:
     if sparse is None or t.__name__ not in _SPARSE_NAMES or getattr(sparse, t.__name__, None) is not t:
         return None
     fmt = t.__name__[:3]
-    if fmt in ("lil", "dok"):
+    if fmt in ("lil", "dok", "dia"):  # rebuilt from coordinates, whose bounds the constructor checks
         value, fmt = value.tocoo(), "coo"
     if fmt in ("csr", "csc", "bsr"):
         parts = [value.data, value.indices, value.indptr]
-    elif fmt == "coo":
+    else:
         parts = [value.data, value.row, value.col]
-    else:  # dia
-        parts = [value.data, value.offsets]
     return {"sp": {"type": t.__name__, "shape": list(value.shape), "parts": [_encode_array(p, depth) for p in parts]}}
 
 
@@ -321,7 +319,16 @@ def decode(data: Any) -> Any:
         return _decode(data, 0)
     except WireError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+        MemoryError,
+    ) as exc:
         raise WireError(f"a value that does not rebuild: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
@@ -576,10 +583,10 @@ def _sparse(body: Any, depth: int) -> Any:
     fmt = name[:3]
     if fmt in ("csr", "csc", "bsr"):
         data, indices, indptr = parts
-        return cls((data, indices, indptr), shape=shape)
-    if fmt == "dia":
-        data, offsets = parts
-        return cls((data, offsets), shape=shape)
+        matrix = cls((data, indices, indptr), shape=shape)
+        # Out-of-range indices would send SciPy's C loops outside their arrays: check them all.
+        matrix.check_format(full_check=True)
+        return matrix
     data, row, col = parts
     coo = (
         sparse.coo_array((data, (row, col)), shape=shape)
