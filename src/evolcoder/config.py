@@ -8,10 +8,12 @@ from typing import Any, TypeVar
 
 import yaml
 
+from evolcoder.errors import UserError
+
 C = TypeVar("C")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A config problem; the message names the file or flag to change."""
 
 

@@ -24,6 +24,7 @@ import httpx
 from tqdm import tqdm
 
 from evolcoder.data.registry import DATA_FILES, DataFile
+from evolcoder.errors import UserError
 
 ENV_DATA_DIR = "EVOLCODER_DATA_DIR"
 ENV_CACHE_DIR = "EVOLCODER_CACHE_DIR"
@@ -33,7 +34,7 @@ _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _HINT = f"point {ENV_DATA_DIR} / --data-dir at a folder that has it"
 
 
-class DataError(Exception):
+class DataError(UserError):
     """A data file is unknown, missing, corrupt or could not be downloaded."""
 
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evolcoder.bench.base import Task
+from evolcoder.errors import UserError
 
 
-class InputError(ValueError):
+class InputError(UserError):
     """Bad user input; the message is one line naming file, line and field."""
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from evolcoder.bench.ds1000 import LIBRARIES
+from evolcoder.errors import UserError
 
 PUBLISHED_FILE = Path(__file__).with_name("published.yaml")
 BENCHMARK_NAMES = ("humaneval", "humaneval+", "mbpp", "mbpp+", "ds1000")
@@ -24,7 +25,7 @@ DS1000_LIBRARIES = (*LIBRARIES, "All")
 _ENTRY_KEYS = {"model", "view", "benchmark", "metric", "value", "source", "url", "setting", "library", "format", "note"}
 
 
-class PublishedError(ValueError):
+class PublishedError(UserError):
     """A published-numbers file that cannot be used; the message names the file and the entry."""
 
 
