@@ -10,7 +10,8 @@ import yaml
 
 from evolcoder.bench import BENCHMARKS, get_benchmark
 from evolcoder.config import ConfigError
-from evolcoder.run.config import PRESET_DIR, RunConfig, load_run_config, parse_options, preset_names
+from evolcoder.presets import PRESET_ROOT
+from evolcoder.run.config import RunConfig, load_run_config, parse_options, preset_names
 from evolcoder.run.dryrun import dry_run
 
 
@@ -19,7 +20,7 @@ def test_every_shipped_preset_loads() -> None:
     for name in preset_names():
         config = load_run_config(name, None, {})
         assert config.name == name
-        keys = set(yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text()))
+        keys = set(yaml.safe_load((PRESET_ROOT / "run" / f"{name}.yaml").read_text()))
         assert keys <= set(RunConfig.__dataclass_fields__)
 
 

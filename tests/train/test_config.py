@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from evolcoder.config import ConfigError, build_config
+from evolcoder.presets import PRESET_ROOT
 from evolcoder.train import BASE, PRESETS, TrainConfig
 
 REQUIRED = {"data": "code_alpaca_2k", "output_dir": Path("out")}
-PRESET_FILES = Path(__file__).resolve().parents[2] / "configs" / "train"
+PRESET_FILES = PRESET_ROOT / "train"
 
 
 def test_base_defaults() -> None:

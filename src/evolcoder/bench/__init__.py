@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from evolcoder.errors import UserError
+
 BENCHMARKS = {
     "humaneval": "evolcoder.bench.humaneval",
     "humaneval+": "evolcoder.bench.humaneval_plus",
@@ -17,5 +19,5 @@ BENCHMARKS = {
 
 def get_benchmark(name: str) -> ModuleType:
     if name not in BENCHMARKS:
-        raise ValueError(f"unknown benchmark {name!r}; choose one of: {', '.join(BENCHMARKS)}")
+        raise UserError(f"unknown benchmark {name!r}; choose one of: {', '.join(BENCHMARKS)}")
     return importlib.import_module(BENCHMARKS[name])

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from evolcoder.bench.base import Task, read_jsonl
 from evolcoder.bench.extract import code_blocks, longest_parsing_span, parses
 from evolcoder.data import resolve_data_file
+from evolcoder.errors import UserError
 
 if TYPE_CHECKING:
     from evolcoder.execution.ds1000_env import ProgramResult
@@ -115,7 +116,7 @@ def normalize_library(name: str) -> str:
     """DS-1000's spelling of a library name given loosely (``pandas``, ``pd``, ``torch``, ``sklearn``)."""
     key = name.strip().lower()
     if key not in _LIBRARY_ALIASES:
-        raise ValueError(f"unknown DS-1000 library {name!r}; choose from: {', '.join(LIBRARIES)}")
+        raise UserError(f"unknown DS-1000 library {name!r}; choose from: {', '.join(LIBRARIES)}")
     return _LIBRARY_ALIASES[key]
 
 
@@ -138,7 +139,7 @@ def problem_id_of(value: str | int) -> int:
     text = str(value).strip()
     match = re.fullmatch(r"(?:ds-?1000/)?(\d+)", text, re.IGNORECASE)
     if match is None or not 0 <= int(match.group(1)) < N_PROBLEMS:
-        raise ValueError(f"not a DS-1000 task id: {value!r} (expected DS1000/0 ... DS1000/{N_PROBLEMS - 1})")
+        raise UserError(f"not a DS-1000 task id: {value!r} (expected DS1000/0 ... DS1000/{N_PROBLEMS - 1})")
     return int(match.group(1))
 
 
@@ -151,7 +152,7 @@ def load(
     ``limit`` keeps the first K of the selection."""
     wanted = _libraries(libraries)
     if limit is not None and limit < 0:
-        raise ValueError(f"limit must be >= 0, not {limit}")
+        raise UserError(f"limit must be >= 0, not {limit}")
     path = resolve_data_file("ds1000", data_dir)
     tasks = []
     for row in read_jsonl(path):

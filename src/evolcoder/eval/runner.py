@@ -23,6 +23,7 @@ from evolcoder.bench import BENCHMARKS, ds1000, get_benchmark
 from evolcoder.bench.base import Task
 from evolcoder.bench.mbpp import called_names
 from evolcoder.data import DATA_FILES, cache_dir, file_sha256, resolve_data_file
+from evolcoder.errors import UserError
 from evolcoder.eval import groundtruth
 from evolcoder.eval.judge import (
     PASS,
@@ -40,6 +41,7 @@ from evolcoder.execution.isolation import Limits, Policy
 from evolcoder.execution.values import to_jsonable
 from evolcoder.execution.worker import Worker, WorkerPool
 from evolcoder.jsonl import complete_lines
+from evolcoder.options import check, data_dir_option, option, progress_option
 from evolcoder.system import usable_cpus
 
 HARNESS_VERSION = 4  # 2: code compiled as Python compiles a file; huge outputs of equal numbers match
@@ -59,41 +61,34 @@ def judged_in_process(task: Task) -> bool:
 class EvalConfig:
     """Options of ``evolcoder eval`` (also accepted from a YAML file)."""
 
-    benchmark: str
-    samples: Path
-    output_dir: Path | None = None  # default: <samples stem>_eval next to the samples file
-    workers: int | None = None  # default: every core
-    details: bool = False  # run every test instead of stopping at the first failure
-    data_dir: Path | None = None  # default: $EVOLCODER_DATA_DIR, else the download cache
-    k: list[int] = field(default_factory=lambda: [1, 10, 100])
-    min_time_limit: float = 1.0  # CPU seconds per test input, at least
-    time_limit_factor: float = 4.0  # x the reference solution's CPU time on that input
-    memory_mb: int | None = None  # default: 4096, and 8192 for DS-1000 (its libraries map ~1.9 GB)
-    library: list[str] = field(default_factory=list)  # DS-1000: only these libraries
-    limit: int | None = None  # only the samples of the first K (selected) tasks
-    progress: bool = True
+    benchmark: str = option(help="The benchmark the samples answer", choices=BENCHMARKS)
+    samples: Path = option(help="JSONL of {task_id, solution|completion} (EvalPlus's samples format)")
+    output_dir: Path | None = option(
+        None, help="Where verdicts.jsonl and eval_results.json go", show_default="<samples stem>_eval beside it"
+    )
+    workers: int | None = option(None, help="Sandboxes run at once", min=1, show_default="every core")
+    details: bool = option(False, help="Run every test, or stop at the first failure", flag="--details/--fail-fast")
+    data_dir: Path | None = data_dir_option()
+    k: list[int] = option(help="pass@k values to report (repeatable)", min=1, default_factory=lambda: [1, 10, 100])
+    min_time_limit: float = option(1.0, help="CPU seconds per test input, at least", above=0)
+    time_limit_factor: float = option(4.0, help="x the reference solution's CPU time on that input", above=0)
+    memory_mb: int | None = option(
+        None, help="Address-space limit of a sandbox, MiB", min=64, show_default="4096; DS-1000 8192"
+    )
+    library: list[str] = option(
+        help="DS-1000: only these libraries (repeatable, or comma-separated)", default_factory=list
+    )
+    limit: int | None = option(None, help="Only the samples of the first K (selected) tasks", min=1)
+    progress: bool = progress_option()
 
     def __post_init__(self) -> None:
-        if self.benchmark not in BENCHMARKS:
-            raise ValueError(f"--benchmark {self.benchmark!r} is unknown; choose one of: {', '.join(BENCHMARKS)}")
-        self.samples = Path(self.samples)
-        self.output_dir = Path(self.output_dir) if self.output_dir else None
-        self.data_dir = Path(self.data_dir) if self.data_dir else None
-        if self.workers is not None and self.workers < 1:
-            raise ValueError("--workers must be at least 1")
-        if not self.k or any(int(k) < 1 for k in self.k):
-            raise ValueError("--k values must be positive integers")
-        if self.min_time_limit <= 0 or self.time_limit_factor <= 0:
-            raise ValueError("--min-time-limit and --time-limit-factor must be positive")
+        check(self)
+        if not self.k:
+            raise UserError("--k needs at least one value")
         if self.memory_mb is None:
             self.memory_mb = 8192 if self.benchmark == "ds1000" else 4096
-        if self.memory_mb < 64:
-            raise ValueError("--memory-mb must be at least 64")
-        self.library = [self.library] if isinstance(self.library, str) else list(self.library or [])
         if self.library and self.benchmark != "ds1000":
-            raise ValueError("--library selects DS-1000 problems; it does not apply to " + self.benchmark)
-        if self.limit is not None and self.limit < 1:
-            raise ValueError("--limit must be at least 1")
+            raise UserError("--library selects DS-1000 problems; it does not apply to " + self.benchmark)
 
     def resolved_output_dir(self) -> Path:
         return self.output_dir or self.samples.with_name(self.samples.stem + "_eval")

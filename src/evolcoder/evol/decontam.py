@@ -29,6 +29,7 @@ from pathlib import Path
 
 from evolcoder.bench.base import read_jsonl
 from evolcoder.data import resolve_data_file
+from evolcoder.errors import UserError
 
 BENCHMARKS = ("humaneval", "mbpp", "ds1000")
 MIN_SUBSTRING_CHARS = 50
@@ -55,7 +56,7 @@ def benchmark_texts(names: Iterable[str] = BENCHMARKS, data_dir: Path | str | No
     texts = {}
     for name in names:
         if name not in loaders:
-            raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(loaders)}")
+            raise UserError(f"unknown benchmark {name!r}; known: {', '.join(loaders)}")
         texts[name] = list(dict.fromkeys(t for t in loaders[name](data_dir) if t.strip()))
     return texts
 

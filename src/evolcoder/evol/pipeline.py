@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from evolcoder.evol.templates import (
 )
 from evolcoder.jsonl import AppendLog, complete_lines
 from evolcoder.llm import BACKENDS, Backend, SamplingParams, open_backend
+from evolcoder.options import check, data_dir_option, option, progress_option
 
 NO_INFORMATION_GAIN = "no_information_gain"  # the LLM judge found the rewrite equal to the original
 TRUNCATED_INSTRUCTION = "truncated_instruction"  # the rewrite hit the token limit
@@ -68,59 +69,60 @@ FROZEN_FIELDS = (
 class EvolveConfig:
     """Options of ``evolcoder evolve``."""
 
-    output_dir: Path
-    seed_data: str = "code_alpaca_2k"  # a file, a data key (code_alpaca_2k, code_alpaca_20k) or hf:NAME[:SPLIT]
-    seed_columns: dict[str, str] = field(default_factory=dict)  # our field -> the dataset's column
-    limit: int | None = None  # the first K seeds
-    rounds: int = 1
-    teacher_backend: str = "llamacpp"
-    teacher: str = "default"
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    concurrency: int = 8
-    heuristic_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    seed: int = 0
-    temperature: float = 0.7
-    top_p: float = 0.95
-    evolve_max_tokens: int = 384
-    answer_max_tokens: int = 1024
-    judge_equal: bool = False  # ask the teacher whether each rewrite adds anything (one more call per pair)
-    run_code: bool = False  # run the answer's Python in the sandbox; failures are eliminated
-    decontaminate: list[str] = field(default_factory=lambda: ["humaneval", "mbpp", "ds1000"])
-    dedup_threshold: float = 0.8  # MinHash Jaccard above which a later instruction is a duplicate; 0 = off
-    max_tokens: int | None = None  # stop cleanly once the teacher has used this many tokens
-    max_cost: float | None = None  # stop cleanly once the estimated cost (USD) reaches this
-    price_input: float | None = None  # USD per million prompt tokens
-    price_output: float | None = None  # USD per million completion tokens
-    data_dir: Path | None = None
-    progress: bool = True
+    output_dir: Path = option(help="Folder for the rounds and datasets (resumes)")
+    seed_data: str = option(
+        "code_alpaca_2k", help="Seed file (Code Alpaca JSON/JSONL), code_alpaca_2k, code_alpaca_20k or hf:NAME[:SPLIT]"
+    )
+    seed_columns: dict[str, str] = option(
+        help="hf seeds: instruction=COL,input=COL,output=COL (our field -> the dataset's column)", default_factory=dict
+    )
+    limit: int | None = option(None, help="Only the first K seeds", min=1)
+    rounds: int = option(1, help="Evolution rounds", min=1)
+    teacher_backend: str = option("llamacpp", help="What runs the teacher", choices=BACKENDS)
+    teacher: str = option("default", help="Teacher model: 'default', a .gguf, an HF folder or a served model's name")
+    base_url: str | None = option(None, help="openai teacher: the server's URL ending in /v1")
+    api_key_env: str = option("OPENAI_API_KEY", help="openai teacher: the environment variable holding the key")
+    concurrency: int = option(8, help="Requests in flight / sequences decoded together", min=1)
+    heuristic_weights: dict[str, float] = option(
+        help="How often each heuristic is drawn, e.g. constraints=1,complexity=0.25",
+        default_factory=lambda: dict(DEFAULT_WEIGHTS),
+    )
+    seed: int = option(0, help="Seed of the heuristic draws and the teacher's sampling")
+    temperature: float = option(0.7, help="The teacher's sampling temperature", min=0)
+    top_p: float = option(0.95, help="The teacher's nucleus sampling", above=0, max=1)
+    evolve_max_tokens: int = option(384, help="Token limit of a rewritten instruction", min=1)
+    answer_max_tokens: int = option(1024, help="Token limit of an answer", min=1)
+    judge_equal: bool = option(
+        False,
+        help="Ask the teacher whether each rewrite adds anything (one more call per pair)",
+        flag="--judge-equal/--no-judge-equal",
+    )
+    run_code: bool = option(
+        False, help="Run the answer's Python in the sandbox; failures are eliminated", flag="--run-code/--no-run-code"
+    )
+    decontaminate: list[str] = option(
+        help="Benchmarks to decontaminate against, comma-separated ('' = off)",
+        choices=("humaneval", "mbpp", "ds1000"),
+        default_factory=lambda: ["humaneval", "mbpp", "ds1000"],
+    )
+    dedup_threshold: float = option(
+        0.8, help="MinHash Jaccard above which a later instruction is a duplicate; 0 = off", min=0, max=1
+    )
+    max_tokens: int | None = option(None, help="Stop cleanly once the teacher has used this many tokens", min=1)
+    max_cost: float | None = option(None, help="Stop cleanly once the estimated cost (USD) reaches this", above=0)
+    price_input: float | None = option(None, help="USD per million prompt tokens", min=0)
+    price_output: float | None = option(None, help="USD per million completion tokens", min=0)
+    data_dir: Path | None = data_dir_option()
+    progress: bool = progress_option()
 
     def __post_init__(self) -> None:
-        self.output_dir = Path(self.output_dir)
-        self.data_dir = Path(self.data_dir) if self.data_dir else None
-        if self.teacher_backend not in BACKENDS:
-            raise ValueError(
-                f"--teacher-backend {self.teacher_backend!r} is unknown; choose one of: {', '.join(BACKENDS)}"
-            )
-        if self.rounds < 1:
-            raise ValueError("--rounds must be at least 1")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError("--limit must be at least 1")
-        if self.concurrency < 1:
-            raise ValueError("--concurrency must be at least 1")
-        if not 0 <= self.dedup_threshold <= 1:
-            raise ValueError("--dedup-threshold must be in [0, 1]")
+        check(self)
         if isinstance(self.seed_columns, str):
             self.seed_columns = parse_mapping(self.seed_columns, "--seed-columns", str)
         if isinstance(self.heuristic_weights, str):
             self.heuristic_weights = DEFAULT_WEIGHTS | parse_mapping(
                 self.heuristic_weights, "--heuristic-weights", float
             )
-        if isinstance(self.decontaminate, str):
-            self.decontaminate = [name for name in self.decontaminate.split(",") if name.strip()]
-        unknown = sorted(set(self.decontaminate) - {"humaneval", "mbpp", "ds1000"})
-        if unknown:
-            raise ValueError(f"--decontaminate: unknown benchmark {unknown[0]!r}; choose from humaneval, mbpp, ds1000")
         self.heuristic_weights = check_weights(self.heuristic_weights)
         self.price()  # checks that a cost budget has prices
         self.sampling(self.evolve_max_tokens)  # checks the sampling flags

@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 import re
 
+from evolcoder.errors import UserError
+
 HEURISTICS: dict[str, str] = {
     "constraints": "Add new constraints or requirements to the task, using about ten more words.",
     "rarer_requirement": (
@@ -47,12 +49,12 @@ def check_weights(weights: dict[str, float]) -> dict[str, float]:
     """Validated heuristic weights; the message names the flag to change."""
     unknown = sorted(set(weights) - set(HEURISTICS))
     if unknown:
-        raise ValueError(f"--heuristic-weights: unknown heuristic {unknown[0]!r}; known: {', '.join(HEURISTICS)}")
+        raise UserError(f"--heuristic-weights: unknown heuristic {unknown[0]!r}; known: {', '.join(HEURISTICS)}")
     for name, weight in weights.items():
         if not isinstance(weight, int | float) or weight < 0:
-            raise ValueError(f"--heuristic-weights: weight of {name!r} must be a number >= 0")
+            raise UserError(f"--heuristic-weights: weight of {name!r} must be a number >= 0")
     if not any(weights.values()):
-        raise ValueError("--heuristic-weights: at least one weight must be positive")
+        raise UserError("--heuristic-weights: at least one weight must be positive")
     return {name: float(weights.get(name, 0.0)) for name in HEURISTICS}
 
 

@@ -18,7 +18,9 @@ from pathlib import Path
 from evolcoder.bench import BENCHMARKS, ds1000, get_benchmark
 from evolcoder.bench.base import Task
 from evolcoder.bench.extract import defines, extract_program, parses
+from evolcoder.errors import UserError
 from evolcoder.eval.samples import InputError, json_rows, task_id_of, text_of
+from evolcoder.options import check, data_dir_option, option
 
 TEXT_FIELDS = ("response", "solution", "completion")
 
@@ -27,19 +29,15 @@ TEXT_FIELDS = ("response", "solution", "completion")
 class ExtractConfig:
     """Options of ``evolcoder extract``."""
 
-    benchmark: str
-    samples: Path
-    output: Path
-    data_dir: Path | None = None
+    benchmark: str = option(help="The benchmark the answers are for", choices=BENCHMARKS)
+    samples: Path = option(help="JSONL of {task_id, response|solution|completion}: generations made elsewhere")
+    output: Path = option(help="JSONL of {task_id, solution, raw} for evolcoder eval")
+    data_dir: Path | None = data_dir_option()
 
     def __post_init__(self) -> None:
-        if self.benchmark not in BENCHMARKS:
-            raise ValueError(f"--benchmark {self.benchmark!r} is unknown; choose one of: {', '.join(BENCHMARKS)}")
-        self.samples = Path(self.samples)
-        self.output = Path(self.output)
-        self.data_dir = Path(self.data_dir) if self.data_dir else None
+        check(self)
         if self.output.resolve() == self.samples.resolve():
-            raise ValueError(f"--output {self.output} is the samples file itself; write the programs elsewhere")
+            raise UserError(f"--output {self.output} is the samples file itself; write the programs elsewhere")
 
 
 def program_for(task: Task, text: str, *, continues_prompt: bool) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -17,10 +17,12 @@ from tqdm import tqdm
 from evolcoder.bench import BENCHMARKS, ds1000, get_benchmark
 from evolcoder.bench.base import Task
 from evolcoder.bench.prompts import PROMPT_STYLES, base_prompt, chat_messages, paper_prompt
+from evolcoder.errors import UserError
 from evolcoder.eval.samples import normalize_task_id
 from evolcoder.generate.extract import program_for
 from evolcoder.jsonl import AppendLog, complete_lines
 from evolcoder.llm import BACKENDS, Backend, Generation, SamplingParams, open_backend
+from evolcoder.options import check, data_dir_option, option, progress_option
 
 # The paper's template ends with "### Response:"; a completion model keeps going with new sections.
 PAPER_STOPS = ("\n### Instruction", "\n### Input", "</s>")
@@ -31,39 +33,33 @@ BASE_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", '\n"""',
 class GenerateConfig:
     """Options of ``evolcoder generate``."""
 
-    benchmark: str
-    output: Path
-    backend: str = "llamacpp"
-    model: str = "default"
-    prompt_style: str = "paper"
-    n: int = 1
-    temperature: float = 0.0
-    top_p: float = 0.95
-    max_new_tokens: int = 512
-    seed: int = 0
-    base_url: str | None = None  # openai backend: the server's /v1 URL
-    api_key_env: str = "OPENAI_API_KEY"  # openai backend: environment variable with the key
-    concurrency: int = 8  # sequences decoded together (llamacpp, hf) or requests in flight (openai)
-    limit: int | None = None  # the first K tasks
-    task_ids: list[str] = field(default_factory=list)
-    library: list[str] = field(default_factory=list)  # DS-1000: only these libraries
-    data_dir: Path | None = None
-    progress: bool = True
+    benchmark: str = option(help="The benchmark whose tasks are answered", choices=BENCHMARKS)
+    output: Path = option(help="Samples JSONL to append to (resumes)")
+    backend: str = option("llamacpp", help="What runs the model", choices=BACKENDS)
+    model: str = option("default", help="'default' (embedded SmolLM2-135M), a .gguf path, an HF folder or hub id")
+    prompt_style: str = option(
+        "paper", help="The paper's Alpaca template, the chat template or the bare prompt", choices=PROMPT_STYLES
+    )
+    n: int = option(1, help="Samples per task", min=1)
+    temperature: float = option(0.0, help="Sampling temperature; 0 = greedy", min=0)
+    top_p: float = option(0.95, help="Nucleus sampling: the top tokens holding this much probability", above=0, max=1)
+    max_new_tokens: int = option(512, help="Tokens per answer, at most", min=1)
+    seed: int = option(0, help="Seed of the sampling")
+    base_url: str | None = option(None, help="openai backend: the server's URL ending in /v1")
+    api_key_env: str = option("OPENAI_API_KEY", help="openai backend: the environment variable holding the key")
+    concurrency: int = option(8, help="Sequences decoded together (llamacpp, hf) or requests in flight (openai)", min=1)
+    limit: int | None = option(None, help="Only the first K tasks", min=1)
+    task_ids: list[str] = option(help="Only these tasks (repeatable)", default_factory=list)
+    library: list[str] = option(
+        help="DS-1000: only these libraries (repeatable, or comma-separated)", default_factory=list
+    )
+    data_dir: Path | None = data_dir_option()
+    progress: bool = progress_option()
 
     def __post_init__(self) -> None:
-        if self.benchmark not in BENCHMARKS:
-            raise ValueError(f"--benchmark {self.benchmark!r} is unknown; choose one of: {', '.join(BENCHMARKS)}")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"--backend {self.backend!r} is unknown; choose one of: {', '.join(BACKENDS)}")
-        if self.prompt_style not in PROMPT_STYLES:
-            raise ValueError(f"--prompt-style must be one of: {', '.join(PROMPT_STYLES)}")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError("--limit must be at least 1")
-        self.library = [self.library] if isinstance(self.library, str) else list(self.library or [])
+        check(self)
         if self.library and self.benchmark != "ds1000":
-            raise ValueError("--library selects DS-1000 problems; it does not apply to " + self.benchmark)
-        self.output = Path(self.output)
-        self.data_dir = Path(self.data_dir) if self.data_dir else None
+            raise UserError("--library selects DS-1000 problems; it does not apply to " + self.benchmark)
         self.sampling()  # checks the sampling flags
 
     def sampling(self) -> SamplingParams:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from evolcoder.errors import UserError
+
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
 
@@ -21,13 +23,13 @@ class SamplingParams:
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
-            raise ValueError("--max-new-tokens must be at least 1")
+            raise UserError("--max-new-tokens must be at least 1")
         if self.temperature < 0:
-            raise ValueError("--temperature must be >= 0")
+            raise UserError("--temperature must be >= 0")
         if not 0 < self.top_p <= 1:
-            raise ValueError("--top-p must be in (0, 1]")
+            raise UserError("--top-p must be in (0, 1]")
         if self.n < 1:
-            raise ValueError("--n must be at least 1")
+            raise UserError("--n must be at least 1")
 
 
 @dataclass(frozen=True)

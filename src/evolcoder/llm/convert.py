@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from evolcoder.data.fetch import cache_dir
+from evolcoder.errors import UserError
 from evolcoder.llm.models import default_gguf
 
 DEFAULT_HF_NAME = "SmolLM2-135M-Instruct"
@@ -139,14 +140,14 @@ def resolve_hf_model(model: str) -> tuple[str, dict[str, Any]]:
     path = Path(model).expanduser()
     if path.is_file():
         if path.suffix != ".gguf":
-            raise ValueError(f"--model {model!r}: a file must be a .gguf; otherwise give a model folder or hub id")
+            raise UserError(f"--model {model!r}: a file must be a .gguf; otherwise give a model folder or hub id")
         return str(path.parent), {"gguf_file": path.name}
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise ValueError(f"--model {model!r}: the folder has no config.json, so it is no transformers model")
+            raise UserError(f"--model {model!r}: the folder has no config.json, so it is no transformers model")
         return str(path), {}
     if _looks_like_path(model):
-        raise ValueError(f"--model {model!r}: no such file or folder")
+        raise UserError(f"--model {model!r}: no such file or folder")
     return model, _hub_options(model)
 
 
@@ -172,7 +173,7 @@ def _hub_options(model: str) -> dict[str, Any]:
     try:
         cached = isinstance(try_to_load_from_cache(model, "config.json"), str)
     except ValueError:  # not a valid repository id
-        raise ValueError(f"--model {model!r}: no such file or folder, and not a Hugging Face model id") from None
+        raise UserError(f"--model {model!r}: no such file or folder, and not a Hugging Face model id") from None
     if cached:
         return {"local_files_only": True}
     if is_offline_mode():

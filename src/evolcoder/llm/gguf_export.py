@@ -26,6 +26,7 @@ from typing import Any
 
 from evolcoder.data import file_sha256
 from evolcoder.data.fetch import cache_dir
+from evolcoder.errors import UserError
 from evolcoder.llm.models import default_gguf
 
 EXPORT_TYPES = ("q8_0", "f16", "f32")
@@ -59,7 +60,7 @@ def export_gguf(folder: Path, template: Path, out: Path, qtype: str = "q8_0") ->
     import numpy as np
 
     if qtype not in EXPORT_TYPES:
-        raise ValueError(f"GGUF export type {qtype!r}: choose one of {', '.join(EXPORT_TYPES)}")
+        raise UserError(f"GGUF export type {qtype!r}: choose one of {', '.join(EXPORT_TYPES)}")
     reader = gguf.GGUFReader(template)
     arch = reader.fields["general.architecture"].contents()
     config = json.loads((folder / "config.json").read_text())
@@ -83,7 +84,7 @@ def export_gguf(folder: Path, template: Path, out: Path, qtype: str = "q8_0") ->
     heads, kv_heads = config["num_attention_heads"], config.get("num_key_value_heads") or config["num_attention_heads"]
     for info in reader.tensors:
         if info.name not in by_gguf_name:
-            raise ValueError(
+            raise UserError(
                 f"{folder}: no weight for {info.name} of {template.name};"
                 " convert it with llama.cpp's convert_hf_to_gguf.py"
             )
@@ -124,7 +125,7 @@ def _check_shape(folder: Path, template: Path, reader: Any, arch: str, config: d
         expected[field] = (config.get(field), reader.fields[f"{arch}.{key}"].contents())
     for field, (mine, theirs) in expected.items():
         if mine != theirs:
-            raise ValueError(
+            raise UserError(
                 f"{folder / 'config.json'}: {field} is {mine!r}, {template.name} has {theirs!r}: only models of the"
                 " template's shape are exported; convert others with llama.cpp's convert_hf_to_gguf.py"
             )
@@ -133,7 +134,7 @@ def _check_shape(folder: Path, template: Path, reader: Any, arch: str, config: d
 def _weights_file(folder: Path) -> Path:
     weights = folder / "model.safetensors"
     if not weights.is_file():
-        raise ValueError(f"{folder}: no model.safetensors (sharded or .bin weights are not exported)")
+        raise UserError(f"{folder}: no model.safetensors (sharded or .bin weights are not exported)")
     return weights
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from evolcoder.errors import UserError
 from evolcoder.llm.base import Generation, Message, SamplingParams
 from evolcoder.llm.convert import hub_error, resolve_hf_model
 
@@ -25,7 +26,7 @@ class HFBackend:
         self, model: str = "default", batch_size: int = 8, dtype: str = "auto", device: str | None = None
     ) -> None:
         if batch_size < 1:
-            raise ValueError("--batch-size must be at least 1")
+            raise UserError("--batch-size must be at least 1")
         self.batch_size = batch_size
         self.device = pick_device(device)
         self.dtype = pick_dtype(dtype, self.device)
@@ -39,7 +40,7 @@ class HFBackend:
 
     def chat(self, conversations: list[list[Message]], params: SamplingParams) -> list[list[Generation]]:
         if not self.tokenizer.chat_template:
-            raise ValueError(f"--model {self.model_name!r} has no chat template; it can only complete text")
+            raise UserError(f"--model {self.model_name!r} has no chat template; it can only complete text")
         texts = [
             self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
             for messages in conversations
@@ -127,7 +128,7 @@ def pick_device(device: str | None) -> torch.device:
     try:
         return torch.device(device)
     except RuntimeError:
-        raise ValueError(f"--device {device!r} is not a torch device (try cpu or cuda)") from None
+        raise UserError(f"--device {device!r} is not a torch device (try cpu or cuda)") from None
 
 
 def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
@@ -139,7 +140,7 @@ def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
         bf16 = device.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
         return torch.bfloat16 if bf16 else torch.float32
     if dtype not in _DTYPES:
-        raise ValueError(f"--dtype {dtype!r} is unknown; choose one of: auto, {', '.join(_DTYPES)}")
+        raise UserError(f"--dtype {dtype!r} is unknown; choose one of: auto, {', '.join(_DTYPES)}")
     return _DTYPES[dtype]
 
 
@@ -155,7 +156,7 @@ def load_model(model: str, dtype: torch.dtype, device: torch.device) -> tuple[An
         if isinstance(error, OSError) and not Path(path).exists():  # a hub id that could not be fetched
             raise hub_error(model) from None
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise ValueError(f"--model {model!r} could not be loaded: {reason}") from None
+        raise UserError(f"--model {model!r} could not be loaded: {reason}") from None
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from evolcoder.errors import UserError
 from evolcoder.llm.base import Generation, Message, SamplingParams
 from evolcoder.llm.models import resolve_gguf
 from evolcoder.system import usable_cpus
@@ -61,9 +62,9 @@ class LlamaCppBackend:
             import llama_cpp
             from llama_cpp import Llama, llama_chat_format
         except ImportError:
-            raise ValueError("--backend llamacpp needs llama-cpp-python: pip install llama-cpp-python") from None
+            raise UserError("--backend llamacpp needs llama-cpp-python: pip install llama-cpp-python") from None
         if parallel < 1:
-            raise ValueError("--parallel must be at least 1")
+            raise UserError("--parallel must be at least 1")
         self._lib = llama_cpp
         self.model_path = resolve_gguf(model)
         threads = n_threads or usable_cpus()
@@ -84,7 +85,7 @@ class LlamaCppBackend:
         params.use_extra_bufts = repack
         model = self._lib.llama_model_load_from_file(str(self.model_path).encode(), params)
         if not model:
-            raise ValueError(f"llama.cpp could not load {self.model_path}")
+            raise UserError(f"llama.cpp could not load {self.model_path}")
         return model
 
     def _new_context(self, parallel: int, n_ctx: int, n_batch: int, threads: int, flash_attn: bool) -> Any:
@@ -101,7 +102,7 @@ class LlamaCppBackend:
         params.n_threads_batch = threads
         ctx = self._lib.llama_init_from_model(self._model, params)
         if not ctx:
-            raise ValueError(f"llama.cpp could not allocate {parallel} x {n_ctx} tokens of context; lower --parallel")
+            raise UserError(f"llama.cpp could not allocate {parallel} x {n_ctx} tokens of context; lower --parallel")
         return ctx
 
     def close(self) -> None:
@@ -146,7 +147,7 @@ class LlamaCppBackend:
         stop = tuple(params.stop) + tuple(s for s in extra_stop if s not in params.stop)
         for i, prompt in enumerate(prompts):
             if len(prompt) >= self.n_ctx:
-                raise ValueError(f"prompt {i} has {len(prompt)} tokens, more than the context ({self.n_ctx})")
+                raise UserError(f"prompt {i} has {len(prompt)} tokens, more than the context ({self.n_ctx})")
         # Longest prompts first: they set the pace, short ones fill the gaps they leave.
         jobs = [
             _Job(r, j, prompts[r], params.seed + j, stop)
@@ -258,7 +259,7 @@ def _chat_formatter(llm: Any, llama_chat_format: Any) -> Any:
     """The GGUF's own chat template, rendered the way llama-cpp-python's default chat handler does."""
     template = llm.metadata.get("tokenizer.chat_template")
     if not template:
-        raise ValueError(f"{llm.model_path} has no chat template; use --prompt-style base or paper")
+        raise UserError(f"{llm.model_path} has no chat template; use --prompt-style base or paper")
     model = llm._model
     eos, bos = model.token_eos(), model.token_bos()
     return llama_chat_format.Jinja2ChatFormatter(

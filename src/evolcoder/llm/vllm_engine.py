@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from evolcoder.errors import UserError
 from evolcoder.llm.base import Generation, Message, SamplingParams
 
 MISSING = "--backend vllm needs vLLM and a GPU: pip install 'evolcoder[vllm]'"
@@ -17,7 +18,7 @@ def import_vllm() -> Any:
     try:
         import vllm
     except ImportError:
-        raise ValueError(MISSING) from None
+        raise UserError(MISSING) from None
     return vllm
 
 

@@ -1,6 +1,6 @@
-"""Options of ``evolcoder run``: one dataclass, mirrored by the YAML presets in ``configs/run/``.
+"""Options of ``evolcoder run``: one dataclass; the presets are YAML files of ``evolcoder/presets/run/``.
 
-Layers, lowest first: the dataclass defaults, ``--preset NAME`` (``configs/run/NAME.yaml``), the
+Layers, lowest first: the dataclass defaults, ``--preset NAME`` (``presets/run/NAME.yaml``), the
 ``--config`` file, the flags. Two options are mappings passed on to the commands the run drives:
 ``evolve`` (``EvolveConfig`` options such as ``temperature`` or ``decontaminate``) and ``train``
 (``TrainConfig`` options over ``train_preset``); a layer merges into them key by key. What the run
@@ -10,18 +10,18 @@ itself decides (folders, rounds, the teacher, the student, the data) cannot be s
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from evolcoder import options, presets
 from evolcoder.config import ConfigError
 from evolcoder.evol.pipeline import EvolveConfig
 from evolcoder.llm import BACKENDS
+from evolcoder.options import check, data_dir_option, option, progress_option
+from evolcoder.presets import preset_path
 from evolcoder.train.config import TrainConfig
 
-PRESET_DIR = Path(__file__).resolve().parents[3] / "configs" / "run"  # in a source checkout
 GEN_BACKENDS = ("hf", "vllm", "llamacpp")  # what loads a trained HF folder (llamacpp: exported to GGUF)
 PROMPT_STYLES = ("paper", "chat", "base")
 OPTIONAL_BENCHMARKS = ("ds1000",)  # skipped with a note when absent, unless require_ds1000
@@ -51,110 +51,96 @@ TRAIN_OWNED = {
 
 @dataclass
 class RunConfig:
-    """Options of ``evolcoder run`` (see ``configs/run/*.yaml`` for both presets written out)."""
+    """Options of ``evolcoder run`` (see ``presets/run/*.yaml`` for both presets written out)."""
 
-    name: str = "run"  # the experiment's name in summary.json and the report
-    output_dir: Path | None = None  # the experiment folder EXP (default runs/<name>)
+    name: str = option("run", help="The experiment's name in summary.json and the report")
+    output_dir: Path | None = option(None, help="The experiment folder EXP (resumes)", show_default="runs/<name>")
     # the teacher that evolves the instructions and answers them
-    teacher_backend: str = "llamacpp"
-    teacher: str = "default"
-    teacher_base_url: str | None = None  # openai teacher: the server's /v1 URL
-    teacher_api_key_env: str = "OPENAI_API_KEY"  # openai teacher: the variable holding the key
-    teacher_concurrency: int = 8
+    teacher_backend: str = option("llamacpp", help="What runs the teacher", choices=BACKENDS)
+    teacher: str = option("default", help="Teacher model: 'default', a .gguf, a folder or a served model's name")
+    teacher_base_url: str | None = option(None, help="openai teacher: the server's URL ending in /v1")
+    teacher_api_key_env: str = option("OPENAI_API_KEY", help="openai teacher: the environment variable with the key")
+    teacher_concurrency: int = option(8, help="Teacher requests in flight / sequences decoded together", min=1)
     # seeds and evolution
-    seed_data: str = "code_alpaca_2k"
-    seed_limit: int | None = None  # the first K seeds
-    rounds: int = 3  # K, the most evolution rounds
-    patience: int = 1  # stop after this many rounds in a row without a higher dev pass@1
-    evolve: dict[str, Any] = field(default_factory=dict)  # EvolveConfig options (temperature, decontaminate, ...)
+    seed_data: str = option("code_alpaca_2k", help="code_alpaca_2k, code_alpaca_20k, a file or hf:NAME")
+    seed_limit: int | None = option(None, help="Only the first K seeds", min=1)
+    rounds: int = option(3, help="At most K evolution rounds", min=1)
+    patience: int = option(1, help="Rounds in a row without a higher dev pass@1 before stopping", min=1)
+    evolve: dict[str, Any] = option(
+        help="An evolve option over the preset, e.g. answer_max_tokens=256",
+        flag="--evolve-option",
+        section=EvolveConfig,
+        default_factory=dict,
+    )
     # the student: every round trains a fresh copy of it
-    student: str = "default"  # 'default' (embedded SmolLM2-135M), an HF folder or hub id
-    student_label: str | None = None  # how summary.json names the base model
-    train_preset: str | None = "cpu-demo"
-    train: dict[str, Any] = field(default_factory=dict)  # TrainConfig options over the preset
-    accelerate_config: Path | None = None  # train under `accelerate launch --config_file` (DeepSpeed, FSDP)
-    accelerate_args: list[str] = field(default_factory=list)  # e.g. [--num_processes, "8"]
+    student: str = option("default", help="Base model: 'default' (embedded SmolLM2-135M), an HF folder or hub id")
+    student_label: str | None = option(None, help="How the summary names the base model")
+    train_preset: str | None = option("cpu-demo", help="The train preset: cpu-demo, paper or a YAML file")
+    train: dict[str, Any] = option(
+        help="A train option over the train preset, e.g. max_steps=20",
+        flag="--train-option",
+        section=TrainConfig,
+        default_factory=dict,
+    )
+    accelerate_config: Path | None = option(
+        None, help="Train under `accelerate launch` with this file or shipped accelerate preset (DeepSpeed, FSDP)"
+    )
+    accelerate_args: list[str] = option(help="Extra `accelerate launch` arguments", default_factory=list)
     # generation, for the dev set and the test benchmarks
-    gen_backend: str = "hf"
-    gen_concurrency: int = 8
-    prompt_style: str = "paper"  # for the instruction-tuned models (the paper's template)
-    base_prompt_style: str = "paper"  # for the base model: chat for an instruct model, base for a plain one
-    n: int = 1  # samples per task
-    temperature: float = 0.0  # 0 = greedy
-    top_p: float = 0.95
-    gen_seed: int = 0
+    gen_backend: str = option(
+        "hf", help="What generates with the trained models (llamacpp: the default student only)", choices=GEN_BACKENDS
+    )
+    gen_concurrency: int = option(8, help="Sequences generated together", min=1)
+    prompt_style: str = option("paper", help="Prompt of the tuned models (the paper's template)", choices=PROMPT_STYLES)
+    base_prompt_style: str = option(
+        "paper",
+        help="Prompt of the base model: chat for an instruct model, base for a plain one",
+        choices=PROMPT_STYLES,
+    )
+    n: int = option(1, help="Samples per task", min=1)
+    temperature: float = option(0.0, help="Sampling temperature; 0 = greedy", min=0)
+    top_p: float = option(0.95, help="Nucleus sampling", above=0, max=1)
+    gen_seed: int = option(0, help="Seed of the sampling")
     # the dev set that picks the round
-    dev_benchmark: str = "mbpp-dev"
-    dev_limit: int | None = None  # the first N dev tasks, in task-id order
-    dev_max_new_tokens: int = 512
+    dev_benchmark: str = option("mbpp-dev", help="The dev set (mbpp-dev: Mbpp/511-974)")
+    dev_limit: int | None = option(None, help="Only the first N dev tasks, in task-id order", min=1)
+    dev_max_new_tokens: int = option(512, help="Tokens per dev answer, at most", min=1)
     # the test benchmarks: base model, SFT on the seed (round 0) and SFT on the best evolved round
-    test_benchmarks: list[str] = field(default_factory=lambda: ["humaneval+", "mbpp+", "ds1000"])
-    test_limit: int | None = None  # the first N tasks of each test benchmark
-    test_max_new_tokens: int = 512
-    require_ds1000: bool = False  # without it, ds1000 is skipped (with a note) when absent
-    eval_workers: int | None = None  # sandboxes at once (default: every core)
-    data_dir: Path | None = None
-    progress: bool = True
+    test_benchmarks: list[str] = option(
+        help="Comma-separated or repeatable: humaneval+, mbpp+, ds1000 ...",
+        default_factory=lambda: ["humaneval+", "mbpp+", "ds1000"],
+    )
+    test_limit: int | None = option(None, help="Only the first N tasks of each test benchmark", min=1)
+    test_max_new_tokens: int = option(512, help="Tokens per test answer, at most", min=1)
+    require_ds1000: bool = option(
+        False, help="Fail when DS-1000 is absent, or skip it with a note", flag="--require-ds1000/--optional-ds1000"
+    )
+    eval_workers: int | None = option(None, help="Sandboxes at once", min=1, show_default="every core")
+    data_dir: Path | None = data_dir_option()
+    progress: bool = progress_option()
 
     def __post_init__(self) -> None:
+        check(self)
         self.output_dir = Path(self.output_dir or Path("runs") / self.name)
-        self.data_dir = Path(self.data_dir) if self.data_dir else None
-        self.accelerate_config = _shipped(self.accelerate_config) if self.accelerate_config else None
-        self.accelerate_args = [str(a) for a in self.accelerate_args]
-        self.test_benchmarks = _as_list(self.test_benchmarks)
+        self.accelerate_config = accelerate_path(self.accelerate_config) if self.accelerate_config else None
         self._check_choices()
-        self._check_numbers()
         _check_owned(self.evolve, EVOLVE_OWNED, "evolve")
         _check_owned(self.train, TRAIN_OWNED, "train")
         self.evolve_config(Path("unused"), 1)  # the commands check their own options
         self.train_config(Path("unused"), Path("unused"))
 
     def _check_choices(self) -> None:
-        if self.teacher_backend not in BACKENDS:
-            raise ConfigError(
-                f"--teacher-backend {self.teacher_backend!r} is unknown; choose one of: {', '.join(BACKENDS)}"
-            )
-        if self.gen_backend not in GEN_BACKENDS:
-            raise ConfigError(
-                f"--gen-backend {self.gen_backend!r}: trained models are HF folders; choose {', '.join(GEN_BACKENDS)}"
-            )
         if self.gen_backend == "llamacpp" and self.student != "default":
             raise ConfigError(
                 "--gen-backend llamacpp: only students of the embedded default are exported to GGUF;"
                 " use --gen-backend hf or vllm for --student " + repr(self.student)
             )
-        for flag, value in (("--prompt-style", self.prompt_style), ("--base-prompt-style", self.base_prompt_style)):
-            if value not in PROMPT_STYLES:
-                raise ConfigError(f"{flag} {value!r} is unknown; choose one of: {', '.join(PROMPT_STYLES)}")
         if self.teacher_backend == "openai" and not (self.teacher_base_url and self.teacher_api_key_env):
             raise ConfigError(
                 "an openai teacher needs --teacher-base-url and --teacher-api-key-env (the key's variable)"
             )
         if not self.test_benchmarks:
             raise ConfigError("--test-benchmarks is empty; name at least one (humaneval+, mbpp+, ...)")
-
-    def _check_numbers(self) -> None:
-        if self.rounds < 1:
-            raise ConfigError("--rounds must be at least 1")
-        if self.patience < 1:
-            raise ConfigError("--patience must be at least 1")
-        for flag, value in (
-            ("--seed-limit", self.seed_limit),
-            ("--dev-limit", self.dev_limit),
-            ("--test-limit", self.test_limit),
-            ("--eval-workers", self.eval_workers),
-        ):
-            if value is not None and value < 1:
-                raise ConfigError(f"{flag} must be at least 1")
-        for flag, value in (
-            ("--n", self.n),
-            ("--teacher-concurrency", self.teacher_concurrency),
-            ("--gen-concurrency", self.gen_concurrency),
-            ("--dev-max-new-tokens", self.dev_max_new_tokens),
-            ("--test-max-new-tokens", self.test_max_new_tokens),
-        ):
-            if value < 1:
-                raise ConfigError(f"{flag} must be at least 1")
 
     # ---- the commands' own configs, built from this one -------------------------------------
 
@@ -195,17 +181,13 @@ class RunConfig:
         return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
 
 
-def _shipped(path: Path | str) -> Path:
-    """A path as given, else (``configs/...`` from a preset, run elsewhere) the same path in the checkout."""
-    path = Path(path).expanduser()
-    beside_source = PRESET_DIR.parents[1] / path
-    return beside_source if not path.is_absolute() and not path.exists() and beside_source.exists() else path
-
-
-def _as_list(value: list[str] | str) -> list[str]:
-    if isinstance(value, str):
-        return [name.strip() for name in value.split(",") if name.strip()]
-    return list(value)
+def accelerate_path(path: Path | str) -> Path:
+    """The shipped accelerate preset of that name (``deepspeed_zero3_offload``), else the file as given
+    (the dry run reports a missing one)."""
+    try:
+        return preset_path("accelerate", str(path), flag="--accelerate-config")
+    except ConfigError:
+        return Path(path).expanduser()
 
 
 def _check_owned(options: dict[str, Any], owned: dict[str, str], section: str) -> None:
@@ -218,74 +200,24 @@ def _check_owned(options: dict[str, Any], owned: dict[str, str], section: str) -
 
 
 def preset_names() -> list[str]:
-    return sorted(path.stem for path in PRESET_DIR.glob("*.yaml"))
-
-
-def preset_path(name: str) -> Path:
-    path = PRESET_DIR / f"{name}.yaml"
-    if not path.is_file():
-        raise ConfigError(f"--preset {name!r} is unknown; choose one of: {', '.join(preset_names())}")
-    return path
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """A YAML mapping of RunConfig options; unknown keys are an error naming the file."""
-    try:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from None
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"{path}: expected a mapping of option names to values")
-    names = {f.name for f in dataclasses.fields(RunConfig)}
-    values = {}
-    for key, value in loaded.items():
-        name = str(key).replace("-", "_")
-        if name not in names:
-            raise ConfigError(f"{path}: unknown option {key!r}; known: {', '.join(sorted(names))}")
-        values[name] = value
-    return values
+    return presets.preset_names("run")
 
 
 def merge(lower: dict[str, Any], upper: dict[str, Any]) -> dict[str, Any]:
     """``upper`` wins; the ``evolve`` and ``train`` mappings merge key by key. None means "not given"."""
-    merged = dict(lower)
-    for key, value in upper.items():
-        if value is None:
-            continue
-        if key in ("evolve", "train") and isinstance(value, dict):
-            if not isinstance(merged.get(key) or {}, dict):
-                raise ConfigError(f"{key}: expected a mapping of option names to values")
-            merged[key] = {**(merged.get(key) or {}), **value}
-        else:
-            merged[key] = value
-    return merged
+    return options.merge(RunConfig, lower, upper)
 
 
 def parse_options(pairs: list[str] | None, flag: str) -> dict[str, Any] | None:
     """``KEY=VALUE`` flags (values read as YAML: 3, 0.5, true, [a, b]) as a mapping."""
     if not pairs:
         return None
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"{flag}: expected KEY=VALUE, got {pair!r}")
-        try:
-            options[key.strip().replace("-", "_")] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ConfigError(f"{flag}: cannot read the value of {key.strip()!r}: {value!r}") from None
-    return options
+    try:
+        return options.parse_pairs(pairs)
+    except options.BadValue as exc:
+        raise ConfigError(f"{flag}: {exc}") from None
 
 
 def load_run_config(preset: str | None, config_file: Path | None, flags: dict[str, Any]) -> RunConfig:
-    """Build the config from the layers; every error is a ConfigError naming what to change."""
-    values: dict[str, Any] = {}
-    if preset:
-        values = merge(values, read_yaml(preset_path(preset)))
-    if config_file is not None:
-        values = merge(values, read_yaml(config_file))
-    values = merge(values, flags)
-    try:
-        return RunConfig(**values)
-    except TypeError as exc:
-        raise ConfigError(str(exc)) from None
+    """Build the config from the layers; every error is a UserError naming what to change."""
+    return options.load_config(RunConfig, config_file=config_file, flags=flags, preset=preset, preset_kind="run")

@@ -2,8 +2,8 @@
 
 Layers, lowest first: the base defaults, the ``--preset``, the YAML ``--config`` file, the flags.
 The fields a preset can set default to ``None`` ("not given"); ``__post_init__`` fills each from the
-preset, else from ``BASE``. That keeps ``build_config`` (YAML < flags) unchanged and still lets a
-flag or a YAML key override a preset, even with the base value.
+preset (a YAML file of ``evolcoder/presets/train/``, or the user's own), else from ``BASE``. That
+lets a flag or a YAML key override a preset, even with the base value.
 """
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from evolcoder.errors import UserError
+from evolcoder.options import check, option, progress_option, read_yaml
+from evolcoder.presets import preset_names, preset_path
 
 BATCHING = ("auto", "padding-free", "packing", "padded")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -40,127 +44,91 @@ BASE: dict[str, Any] = {
     "save_total_limit": 2,
 }
 
-PRESETS: dict[str, dict[str, Any]] = {
-    # WizardCoder's recipe: global batch 512, lr 2e-5, 3 epochs, 2048 tokens, 30 warmup steps, cosine,
-    # half precision and gradient checkpointing. DeepSpeed ZeRO-3 comes from the launcher:
-    # accelerate launch --config_file configs/accelerate/deepspeed_zero3_offload.yaml (see configs/README.md).
-    "paper": {
-        "epochs": 3.0,
-        "batch_size": 512,
-        "micro_batch_size": 4,
-        "learning_rate": 2e-5,
-        "lr_scheduler": "cosine",
-        "warmup_steps": 30,
-        "max_length": 2048,
-        "precision": "auto",
-        "gradient_checkpointing": True,
-        "save_steps": 50,
-    },
-    # A run that fits two CPU cores: LoRA on SmolLM2-135M, short sequences, float32 (bfloat16 matmuls
-    # on CPUs without native support are an order of magnitude slower), no recomputation.
-    "cpu-demo": {
-        "epochs": 1.0,
-        "batch_size": 8,
-        "micro_batch_size": 8,
-        "learning_rate": 2e-4,
-        "lr_scheduler": "cosine",
-        "warmup_steps": 10,
-        "max_length": 512,
-        "precision": "fp32",
-        "gradient_checkpointing": False,
-        "lora": True,
-        "save_steps": 25,
-    },
-}
+
+def _preset_able(name: str, **meta: Any) -> Any:
+    """A field a preset can set: None means "the preset's value, else the base default"."""
+    base = BASE[name]
+    if isinstance(base, bool):
+        base = meta["flag"].split("/")[0 if base else 1].lstrip("-")
+    return option(None, show_default=f"{base}, or the preset's", **meta)
 
 
 @dataclass
 class TrainConfig:
     """Options of ``evolcoder train``; ``None`` in a preset-able field means "the preset's value"."""
 
-    data: str | None = None  # Alpaca JSON/JSONL file, a data key (code_alpaca_2k) or an evolve round folder
-    output_dir: Path | None = None  # the final model, checkpoints, metrics.jsonl, loss.png, evolcoder-train.json
-    model: str = "default"  # 'default' (embedded SmolLM2-135M), an HF folder, a .gguf file or a hub id
-    preset: str | None = None  # paper or cpu-demo
-    limit: int | None = None  # only the first K examples
-    max_steps: int | None = None  # stop after N optimizer steps (else the epochs decide)
-    epochs: float | None = None
-    batch_size: int | None = None  # examples per optimizer step, over all devices (packed rows with packing)
-    micro_batch_size: int | None = None  # examples per forward pass on one device
-    learning_rate: float | None = None
-    lr_scheduler: str | None = None
-    warmup_steps: int | None = None
-    weight_decay: float | None = None
-    max_length: int | None = None  # tokens per example (longer ones are cut), or per packed row
-    precision: str | None = None  # auto: bf16 on GPUs that have it, else fp16; fp32 on CPU
-    gradient_checkpointing: bool | None = None
-    batching: str | None = None  # auto: padding-free where the attention keeps examples apart, else padded
-    attn_implementation: str | None = None  # auto: flash_attention_2 on a GPU when installed, else sdpa
-    lora: bool | None = None  # LoRA adapters instead of full fine-tuning (merged into the final model)
-    lora_r: int | None = None
-    lora_alpha: int | None = None
-    lora_dropout: float | None = None
-    save_steps: int | None = None  # a checkpoint every N optimizer steps (and at the end)
-    save_total_limit: int | None = None  # checkpoints kept
-    logging_steps: int = 1  # a metrics.jsonl row every N optimizer steps
-    seed: int = 42
-    resume: bool | None = None  # None: resume when the output folder holds a checkpoint
-    progress: bool = True
+    data: str | None = option(
+        None, help="Alpaca JSON/JSONL ({instruction, input, output}), code_alpaca_2k or an evolve round folder"
+    )
+    output_dir: Path | None = option(
+        None, help="Folder of the final model, checkpoints, metrics.jsonl, loss.png, evolcoder-train.json (resumes)"
+    )
+    model: str = option("default", help="'default' (embedded SmolLM2-135M), an HF folder, a .gguf file or a hub id")
+    preset: str | None = option(
+        None, help="A train preset: paper, cpu-demo (evolcoder presets) or a YAML file; flags and --config override it"
+    )
+    limit: int | None = option(None, help="Only the first K examples", min=1)
+    max_steps: int | None = option(None, help="Stop after N optimizer steps (else the epochs decide)", min=1)
+    epochs: float | None = _preset_able("epochs", help="Passes over the data", above=0)
+    batch_size: int | None = _preset_able(
+        "batch_size", help="Examples per optimizer step over all devices (packed rows with packing)", min=1
+    )
+    micro_batch_size: int | None = _preset_able(
+        "micro_batch_size", help="Examples per forward pass on one device", min=1
+    )
+    learning_rate: float | None = _preset_able("learning_rate", help="Peak learning rate", above=0)
+    lr_scheduler: str | None = _preset_able("lr_scheduler", help="Learning-rate schedule", choices=SCHEDULERS)
+    warmup_steps: int | None = _preset_able("warmup_steps", help="Optimizer steps of linear warm-up", min=0)
+    weight_decay: float | None = _preset_able("weight_decay", help="AdamW weight decay", min=0)
+    max_length: int | None = _preset_able(
+        "max_length", help="Tokens per example (longer ones are cut), or per packed row", min=16
+    )
+    precision: str | None = _preset_able(
+        "precision", help="auto: bf16 on GPUs that have it, else fp16; fp32 on CPU", choices=PRECISIONS
+    )
+    gradient_checkpointing: bool | None = _preset_able(
+        "gradient_checkpointing",
+        help="Recompute activations in the backward pass",
+        flag="--gradient-checkpointing/--no-gradient-checkpointing",
+    )
+    batching: str | None = _preset_able(
+        "batching", help="auto: padding-free where the attention keeps examples apart, else padded", choices=BATCHING
+    )
+    attn_implementation: str | None = _preset_able(
+        "attn_implementation", help="auto: flash_attention_2 on a GPU when installed, else sdpa", choices=ATTENTION
+    )
+    lora: bool | None = _preset_able(
+        "lora", help="LoRA adapters (merged into the final model), or full fine-tuning", flag="--lora/--full"
+    )
+    lora_r: int | None = _preset_able("lora_r", help="LoRA rank", min=1)
+    lora_alpha: int | None = _preset_able("lora_alpha", help="LoRA scaling alpha", min=1)
+    lora_dropout: float | None = _preset_able("lora_dropout", help="LoRA dropout, in [0, 1)", min=0, below=1)
+    save_steps: int | None = _preset_able(
+        "save_steps", help="A checkpoint every N optimizer steps (and at the end)", min=1
+    )
+    save_total_limit: int | None = _preset_able("save_total_limit", help="Checkpoints kept", min=1)
+    logging_steps: int = option(1, help="A metrics.jsonl row every N optimizer steps", min=1)
+    seed: int = option(42, help="Seed of the data order, dropout and LoRA initialisation")
+    resume: bool | None = option(
+        None,
+        help="Resume from the last checkpoint (default: when one exists)",
+        flag="--resume/--no-resume",
+        show_default="when a checkpoint exists",
+    )
+    progress: bool = progress_option()
 
     def __post_init__(self) -> None:
-        if self.preset is not None and self.preset not in PRESETS:
-            raise ValueError(f"--preset {self.preset!r} is unknown; choose one of: {', '.join(PRESETS)}")
-        layer = PRESETS.get(self.preset or "", {})
+        layer = preset_values(self.preset) if self.preset is not None else {}
         for name, base in BASE.items():
             if getattr(self, name) is None:
                 setattr(self, name, layer.get(name, base))
+        check(self)
         if not self.data:
-            raise ValueError("--data is required: an Alpaca JSON/JSONL file, code_alpaca_2k or an evolve round folder")
+            raise UserError("--data is required: an Alpaca JSON/JSONL file, code_alpaca_2k or an evolve round folder")
         if self.output_dir is None:
-            raise ValueError("--output-dir is required: the folder for the model, checkpoints and metrics")
-        self.output_dir = Path(self.output_dir)
-        self.data = str(self.data)
-        self._check_choices()
-        self._check_numbers()
-
-    def _check_choices(self) -> None:
-        for flag, value, choices in (
-            ("--batching", self.batching, BATCHING),
-            ("--precision", self.precision, PRECISIONS),
-            ("--lr-scheduler", self.lr_scheduler, SCHEDULERS),
-            ("--attn-implementation", self.attn_implementation, ATTENTION),
-        ):
-            if value not in choices:
-                raise ValueError(f"{flag} {value!r} is unknown; choose one of: {', '.join(choices)}")
-
-    def _check_numbers(self) -> None:
-        at_least_one = {
-            "--batch-size": self.batch_size,
-            "--micro-batch-size": self.micro_batch_size,
-            "--lora-r": self.lora_r,
-            "--save-steps": self.save_steps,
-            "--save-total-limit": self.save_total_limit,
-            "--logging-steps": self.logging_steps,
-        }
-        for flag, value in at_least_one.items():
-            if value < 1:
-                raise ValueError(f"{flag} must be at least 1")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError("--limit must be at least 1")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError("--max-steps must be at least 1")
-        if self.epochs <= 0:
-            raise ValueError("--epochs must be positive")
-        if self.learning_rate <= 0:
-            raise ValueError("--learning-rate must be positive")
-        if self.warmup_steps < 0 or self.weight_decay < 0:
-            raise ValueError("--warmup-steps and --weight-decay must not be negative")
-        if self.max_length < 16:
-            raise ValueError("--max-length must be at least 16 tokens")
-        if not 0 <= self.lora_dropout < 1:
-            raise ValueError("--lora-dropout must be in [0, 1)")
+            raise UserError("--output-dir is required: the folder for the model, checkpoints and metrics")
         if self.batch_size % self.micro_batch_size:
-            raise ValueError(
+            raise UserError(
                 f"--batch-size {self.batch_size} must be a multiple of --micro-batch-size {self.micro_batch_size}"
             )
 
@@ -168,7 +136,7 @@ class TrainConfig:
         """Micro-batches per optimizer step on each device, so that one step sees ``batch_size`` examples."""
         per_step = self.micro_batch_size * world_size
         if self.batch_size % per_step:
-            raise ValueError(
+            raise UserError(
                 f"--batch-size {self.batch_size} must be a multiple of --micro-batch-size x devices"
                 f" ({self.micro_batch_size} x {world_size})"
             )
@@ -179,3 +147,14 @@ class TrainConfig:
         values = dataclasses.asdict(self)
         values["output_dir"] = str(self.output_dir)
         return values
+
+
+def preset_values(name: str) -> dict[str, Any]:
+    """What a train preset sets: a shipped one (``presets/train/NAME.yaml``) or a YAML file of the user's."""
+    return PRESETS[name] if name in PRESETS else read_yaml(preset_path("train", name), TrainConfig)
+
+
+# The shipped presets, read (typed and checked) from their files: the files are the one source.
+PRESETS: dict[str, dict[str, Any]] = {
+    name: read_yaml(preset_path("train", name), TrainConfig) for name in preset_names("train")
+}

@@ -14,6 +14,7 @@ from typing import Any
 
 from evolcoder.bench.prompts import ALPACA_HEADER
 from evolcoder.data import DATA_FILES, resolve_data_file
+from evolcoder.errors import UserError
 from evolcoder.eval.samples import InputError
 from evolcoder.evol.seeds import Seed, load_seeds
 
@@ -62,7 +63,7 @@ def tokenize_example(tokenizer: Any, prompt: str, response: str, max_length: int
     cut to ``max_length`` tokens.
     """
     if tokenizer.eos_token_id is None:
-        raise ValueError("the model's tokenizer has no EOS token, so the model could not learn to stop")
+        raise UserError("the model's tokenizer has no EOS token, so the model could not learn to stop")
     prompt_ids = list(tokenizer(prompt, add_special_tokens=True)["input_ids"])
     response_ids = list(tokenizer(response, add_special_tokens=False)["input_ids"]) + [tokenizer.eos_token_id]
     input_ids = (prompt_ids + response_ids)[:max_length]
@@ -98,5 +99,5 @@ def tokenize_records(records: list[Seed], tokenizer: Any, max_length: int) -> tu
         columns["input_ids"].append(example["input_ids"])
         columns["labels"].append(example["labels"])
     if not stats.examples:
-        raise ValueError(f"no example has a response within --max-length {max_length}; raise --max-length")
+        raise UserError(f"no example has a response within --max-length {max_length}; raise --max-length")
     return columns, stats

@@ -1,6 +1,6 @@
 """Scale-out through accelerate: the shipped launch configs and a dry run that validates one.
 
-``accelerate launch --config_file configs/accelerate/<name>.yaml -m evolcoder.cli train ...`` runs the
+``accelerate launch --config_file $(evolcoder presets --path accelerate/<name>) -m evolcoder.cli train ...`` runs the
 same ``evolcoder train`` on every process; the Trainer reads the engine (DDP, DeepSpeed ZeRO-3,
 FSDP) from the environment the launcher sets. The dry run goes through accelerate's own launch
 parsing and environment preparation, then builds the engine's plugin from that environment, all
@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-CONFIG_DIR = Path(__file__).resolve().parents[3] / "configs" / "accelerate"  # in a source checkout
+from evolcoder.presets import PRESET_ROOT
+
+CONFIG_DIR = PRESET_ROOT / "accelerate"  # shipped inside the package
 
 
 @dataclass

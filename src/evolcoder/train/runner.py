@@ -229,7 +229,7 @@ def training_setup(config: TrainConfig) -> dict[str, Any]:
     if precision == "bf16" and not cuda:
         note("--precision bf16 on CPU: autocast makes each step many times slower than fp32 on most CPUs")
     if config.preset == "paper" and os.environ.get("ACCELERATE_USE_DEEPSPEED") != "true":
-        note("the paper recipe runs under DeepSpeed ZeRO-3: see configs/README.md for the accelerate launch line")
+        note("the paper recipe runs under DeepSpeed ZeRO-3: the launch line is in the presets' README.md")
     return {
         "device": "cuda" if cuda else "cpu",
         "world_size": world,
