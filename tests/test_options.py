@@ -93,6 +93,15 @@ def test_typed_yaml_errors_name_file_line_and_key(tmp_path: Path, yaml_text: str
     assert expected in lines[0]
 
 
+def test_flag_defaults_do_not_override_the_yaml_through_the_cli(tmp_path: Path) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text("name: tiny\nrounds: 1\nprogress: false\ntest_benchmarks: [humaneval+]\n")
+    args = ["run", "--config", str(config), "--output-dir", str(tmp_path / "exp"), "--dry-run", "--n", "1"]
+    result = CliRunner().invoke(app, args, env={"EVOLCODER_DATA_DIR": "/nonexistent"})
+    assert "experiment tiny in" in result.output  # the YAML's name, not the flag's default "run"
+    assert "test benchmarks humaneval+," not in result.output and "humaneval+" in result.output
+
+
 def test_yaml_exponent_without_a_dot_is_a_number(tmp_path: Path) -> None:
     config = tmp_path / "train.yaml"
     config.write_text("learning_rate: 2e-5\nlora: no\n")  # PyYAML reads 2e-5 as text, `no` as false

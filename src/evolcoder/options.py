@@ -557,10 +557,9 @@ def command(
         extra_names = [p.name for p in extra]
 
         def run(ctx: typer.Context, **kwargs: Any) -> None:
-            from click.core import ParameterSource
-
             for name in names:  # a flag left at its default is "not given": lower layers keep their value
-                if ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+                source = ctx.get_parameter_source(name)  # by name: typer may carry its own copy of click
+                if source is None or source.name in ("DEFAULT", "DEFAULT_MAP"):
                     kwargs[name] = None
             config_file = kwargs.pop("config")
             preset = kwargs.pop("preset") if "preset" not in names and "preset" in kwargs else None

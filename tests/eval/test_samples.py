@@ -154,6 +154,14 @@ def test_invalid_json_names_file_and_line(tmp_path: Path, humaneval: dict[str, T
     assert "invalid JSON" in message
 
 
+def test_not_utf8_names_file_and_line(tmp_path: Path, humaneval: dict[str, Task]) -> None:
+    path = tmp_path / "latin1.jsonl"
+    good = json.dumps({"task_id": "HumanEval/0", "solution": "x"}).encode()
+    path.write_bytes(good + b"\n" + good.replace(b'"x"', b'"caf\xe9"') + b"\n")
+    message = read_error(path, humaneval)
+    assert message.startswith(f"{path}:2: not UTF-8 text")
+
+
 def test_not_an_object(tmp_path: Path, humaneval: dict[str, Task]) -> None:
     path = write_lines(tmp_path / "bad.jsonl", ['["HumanEval/0", "x"]'])
     message = read_error(path, humaneval)

@@ -46,12 +46,13 @@ def json_rows(path: Path) -> Iterator[tuple[int, dict]]:
     InputError when it is reached, so the first error in the file is the one reported."""
     if not path.is_file():
         raise InputError(f"{path}: samples file not found")
-    with open(path, encoding="utf-8", errors="strict") as f:
+    with open(path, "rb") as f:
+        raw_lines = list(f)
+    for number, raw in enumerate(raw_lines, start=1):
         try:
-            lines = list(f)
+            line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
-    for number, line in enumerate(lines, start=1):
+            raise InputError(f"{path}:{number}: not UTF-8 text ({exc.reason} at byte {exc.start + 1})") from None
         if not line.strip():
             continue
         try:
