@@ -15,6 +15,7 @@ import pytest
 from evolcoder.bench import get_benchmark
 from evolcoder.bench.prompts import ALPACA_HEADER, base_prompt, chat_messages, paper_prompt
 from evolcoder.data.fetch import data_dir_from_env
+from evolcoder.errors import UserError
 from evolcoder.generate.runner import GenerateConfig, generate
 
 
@@ -55,6 +56,21 @@ def test_rows_are_deterministic_when_greedy_and_resume_appends_only_new(tmp_path
     assert first.read_bytes().startswith(before) and len(rows(first)) == 3
     generate(config(first, limit=3))
     assert len(rows(first)) == 3
+
+
+def test_resume_with_other_sampling_settings_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "s.jsonl"
+    generate(config(path, limit=1))
+    before = path.read_bytes()
+    with pytest.raises(UserError, match=r"--temperature 0\.0 → 0\.8: cannot resume .*use a new --output"):
+        generate(config(path, limit=2, temperature=0.8))
+    with pytest.raises(UserError, match="--max-new-tokens 16 → 32"):
+        generate(config(path, limit=2, max_new_tokens=32))
+    assert path.read_bytes() == before  # nothing appended under other settings
+    assert json.loads((tmp_path / "s.jsonl.settings.json").read_text())["temperature"] == 0.0
+    capsys.readouterr()
+    generate(config(path, limit=1))  # finished: a no-op that says so, and loads no model
+    assert "already complete" in capsys.readouterr().err and path.read_bytes() == before
 
 
 def test_a_line_cut_by_a_kill_is_redone(tmp_path: Path) -> None:

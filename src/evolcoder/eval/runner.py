@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +41,7 @@ from evolcoder.execution.values import to_jsonable
 from evolcoder.execution.worker import Worker, WorkerPool
 from evolcoder.jsonl import complete_lines
 from evolcoder.options import check, data_dir_option, option, progress_option
+from evolcoder.resume import write_json_atomic
 from evolcoder.system import usable_cpus
 
 HARNESS_VERSION = 4  # 2: code compiled as Python compiles a file; huge outputs of equal numbers match
@@ -391,7 +391,4 @@ def _ds1000_breakdown(config: EvalConfig, samples: list[Sample], done: dict, tas
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
+    write_json_atomic(path, data, indent=None)

@@ -450,21 +450,13 @@ def _tokens_used(records_by_round: list[dict[str, dict]]) -> tuple[int, int]:
 
 def check_resume(config: EvolveConfig) -> None:
     """The first run saves its settings; a later run into the same folder must not change them."""
-    path = config.output_dir / "evolve_config.json"
+    from evolcoder.resume import check_settings
+
     settings = {name: _plain(getattr(config, name)) for name in FROZEN_FIELDS}
-    if path.exists():
-        saved = json.loads(path.read_text())
-        for name in FROZEN_FIELDS:
-            if name in saved and saved[name] != settings[name]:
-                flag = "--" + name.replace("_", "-")
-                raise ValueError(
-                    f"{path}: this folder was made with {flag} {saved[name]!r}, not {settings[name]!r}; "
-                    "use a new --output-dir"
-                )
-        return
-    config.output_dir.mkdir(parents=True, exist_ok=True)
-    everything = {k: _plain(v) for k, v in asdict(config).items()}
-    path.write_text(json.dumps(everything | settings, indent=2) + "\n")
+    everything = {k: _plain(v) for k, v in asdict(config).items()}  # kept for the record, not compared
+    check_settings(
+        config.output_dir / "evolve_config.json", settings, way_out="use a new --output-dir", record=everything
+    )
 
 
 def _plain(value: Any) -> Any:

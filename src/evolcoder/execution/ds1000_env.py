@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evolcoder.data.fetch import cache_dir
+from evolcoder.resume import write_json_atomic
 
 ENV_PYTHON = "EVOLCODER_DS1000_PYTHON"
 PYTHON_VERSION = "3.11"
@@ -397,9 +398,7 @@ def env_versions(python: str | Path | None = None) -> dict[str, str | None]:
     if stamp is not None:
         cached.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         record = {"python_path": str(python), "stamp": stamp, "versions": versions}
-        tmp = cached.with_name(f".{cached.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, cached)
+        write_json_atomic(cached, record, indent=1, sort_keys=True)
     return versions
 
 

@@ -23,6 +23,7 @@ from evolcoder.generate.extract import program_for
 from evolcoder.jsonl import AppendLog, complete_lines
 from evolcoder.llm import BACKENDS, Backend, Generation, SamplingParams, open_backend
 from evolcoder.options import check, data_dir_option, option, progress_option
+from evolcoder.resume import check_settings, say_complete
 
 # The paper's template ends with "### Response:"; a completion model keeps going with new sections.
 PAPER_STOPS = ("\n### Instruction", "\n### Input", "</s>")
@@ -88,6 +89,32 @@ def load_tasks(config: GenerateConfig) -> list[Task]:
     return get_benchmark(config.benchmark).load(config.data_dir)
 
 
+# What shapes the rows (not which tasks: a rerun with a higher --limit extends the file). Batching
+# changes llama.cpp's text, so --concurrency is one of them.
+OUTPUT_SETTINGS = (
+    "benchmark",
+    "backend",
+    "model",
+    "prompt_style",
+    "n",
+    "temperature",
+    "top_p",
+    "max_new_tokens",
+    "seed",
+    "concurrency",
+    "base_url",
+)
+
+
+def settings_path(output: Path) -> Path:
+    """The settings a samples file was made with, beside it (the samples file stays plain EvalPlus JSONL)."""
+    return output.with_name(output.name + ".settings.json")
+
+
+def output_settings(config: GenerateConfig) -> dict:
+    return {name: getattr(config, name) for name in OUTPUT_SETTINGS}
+
+
 def read_existing(path: Path) -> set[tuple[str, int]]:
     """(task_id, sample index) pairs already written; a line cut short by a kill is dropped."""
     done: set[tuple[str, int]] = set()
@@ -105,8 +132,12 @@ def read_existing(path: Path) -> set[tuple[str, int]]:
 def generate(config: GenerateConfig, backend: Backend | None = None) -> Path:
     """Sample into ``config.output``; ``backend``, if given, is used instead of loading one."""
     tasks = select_tasks(load_tasks(config), config)
+    check_settings(settings_path(config.output), output_settings(config), way_out="use a new --output")
     done = read_existing(config.output)
     todo = [t for t in tasks if any((t.task_id, j) not in done for j in range(config.n))]
+    if not todo:
+        say_complete(f"{config.output} ({len(tasks)} tasks x {config.n})", len(done))
+        return config.output
     params = config.sampling()
     if todo and backend is None:
         backend = open_backend(

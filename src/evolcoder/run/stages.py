@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sys
 import time
@@ -30,6 +29,7 @@ from typing import Any
 from rich.console import Console
 
 from evolcoder.data import file_sha256
+from evolcoder.resume import write_json_atomic
 
 RECORDS_DIR = "stages"
 
@@ -74,10 +74,7 @@ def read_record(exp: Path, name: str) -> dict | None:
 
 def write_json(path: Path, data: Any) -> None:
     """Write beside, then rename: a kill never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(partial, path)
+    write_json_atomic(path, data, default=str)
 
 
 def up_to_date(exp: Path, stage: Stage) -> str | None:

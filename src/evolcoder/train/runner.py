@@ -28,6 +28,7 @@ from typing import Any
 
 from evolcoder.data import file_sha256
 from evolcoder.llm.convert import resolve_hf_model
+from evolcoder.resume import write_json_atomic
 from evolcoder.train.config import TrainConfig
 from evolcoder.train.data import TokenStats, load_records, tokenize_records
 from evolcoder.train.metrics import METRICS_FILE, PLOT_FILE, read_metrics
@@ -383,9 +384,7 @@ def run_record(run: Prepared) -> dict:
 
 
 def write_record(out: Path, record: dict) -> None:
-    partial = out / (RECORD_FILE + ".partial")
-    partial.write_text(json.dumps(_plain(record), indent=2) + "\n", encoding="utf-8")
-    os.replace(partial, out / RECORD_FILE)
+    write_json_atomic(out / RECORD_FILE, _plain(record))
 
 
 def _final_loss(metrics: Path) -> float | None:
