@@ -55,7 +55,9 @@ def test_other_data_or_model_is_refused(tmp_path: Path) -> None:
         resume_point(config(tmp_path, model="/elsewhere"), "old")
     with pytest.raises(ValueError, match="--lora False"):
         resume_point(config(tmp_path, lora=True), "old")
-    assert resume_point(config(tmp_path, learning_rate=1e-4), "old").endswith("checkpoint-4")
+    with pytest.raises(ValueError, match=r"--learning-rate 2e-05 → 0\.0001: cannot resume"):
+        resume_point(config(tmp_path, learning_rate=1e-4), "old")  # it would be recorded but not applied
+    assert resume_point(config(tmp_path, save_steps=7), "old").endswith("checkpoint-4")  # not a shaping setting
     assert json.loads((tmp_path / RECORD_FILE).read_text())["data"]["sha256"] == "old"
 
 
@@ -76,5 +78,5 @@ def test_cli_flags_mirror_the_config() -> None:
 
     from evolcoder.cli import train_command
 
-    flags = set(inspect.signature(train_command).parameters) - {"config"}
+    flags = set(inspect.signature(train_command).parameters) - {"config", "ctx"}  # ctx: which flags were given
     assert flags == {field.name for field in dataclasses.fields(TrainConfig)}

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from evolcoder.data import file_sha256
+from evolcoder.errors import UserError
 from evolcoder.llm.base import SamplingParams
 from evolcoder.train import train
 from evolcoder.train.metrics import read_metrics
@@ -103,6 +104,19 @@ def test_a_killed_run_resumes_to_the_same_loss(tiny_model_dir: Path, tmp_path: P
         assert mine["num_tokens"] == theirs["num_tokens"]  # counted across the restart
     resumed_from = json.loads((killed / RECORD_FILE).read_text())["result"]["resumed_from"]
     assert Path(resumed_from).name in {"checkpoint-3", "checkpoint-6"}
+
+
+def test_a_finished_run_rerun_changes_no_file(tiny_train_config, tmp_path: Path, one_thread: None) -> None:
+    out = tmp_path / "run"
+    first = train(tiny_train_config(out, max_steps=2, save_steps=1))
+    files = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()}
+    again = train(tiny_train_config(out, max_steps=2, save_steps=1))
+    assert again.steps == first.steps == 2 and again.final_loss == first.final_loss
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()} == files
+    with pytest.raises(UserError, match=r"--learning-rate 0\.003 → 0\.001: cannot resume"):
+        train(tiny_train_config(out, max_steps=2, save_steps=1, learning_rate=1e-3))
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()} == files
+    assert max(row["step"] for row in read_metrics(out / "metrics.jsonl")) == 2  # never past --max-steps
 
 
 def test_resuming_on_other_data_is_refused(tiny_train_config, tmp_path: Path, one_thread: None) -> None:

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from evolcoder.data import file_sha256
+from evolcoder.errors import UserError
 from evolcoder.llm.convert import resolve_hf_model
-from evolcoder.resume import write_json_atomic
+from evolcoder.resume import differing_setting, say_complete, write_json_atomic
 from evolcoder.train.config import TrainConfig
 from evolcoder.train.data import TokenStats, load_records, tokenize_records
 from evolcoder.train.metrics import METRICS_FILE, PLOT_FILE, read_metrics
@@ -76,7 +77,15 @@ class Prepared:
     checkpoint: str | None
 
 
+# Settings that do not shape the trained model: where things go, how progress shows, checkpoint cadence.
+NOT_SHAPING = ("data", "output_dir", "progress", "resume", "preset", "save_steps", "save_total_limit", "logging_steps")
+
+
 def train(config: TrainConfig) -> TrainResult:
+    """Train into ``config.output_dir``; a finished run rerun with the same settings changes no file."""
+    finished = finished_result(config)
+    if finished is not None:
+        return finished
     run = prepare(config)
     out = config.output_dir
     if _rank() == 0:
@@ -154,7 +163,7 @@ def resume_point(config: TrainConfig, data_sha256: str) -> str | None:
         return None
     if not checkpoints:
         if config.resume:
-            raise ValueError(f"--resume: {out} holds no complete checkpoint to resume from")
+            raise UserError(f"--resume: {out} holds no complete checkpoint to resume from")
         return None
     _check_same_run(out, config, data_sha256)
     note(f"resuming from {checkpoints[-1]} (--no-resume starts afresh)")
@@ -170,19 +179,42 @@ def _clear_run(out: Path, checkpoints: list[Path]) -> None:
         (out / name).unlink(missing_ok=True)
 
 
+def shaping_settings(config: TrainConfig) -> dict[str, Any]:
+    """The resolved options that shape the trained model (what a resume must not change)."""
+    return {k: v for k, v in _plain(config.to_dict()).items() if k not in NOT_SHAPING}
+
+
 def _check_same_run(out: Path, config: TrainConfig, data_sha256: str) -> None:
     record = _readable_json(out / RECORD_FILE)
     if not record:
         return
-    before = record.get("config", {})
     if record.get("data", {}).get("sha256") != data_sha256:
-        raise ValueError(f"{out}: its checkpoints were trained on other data; use a new --output-dir or --no-resume")
-    for name in ("model", "lora", "batching"):
-        if name in before and before[name] != getattr(config, name):
-            raise ValueError(
-                f"{out}: its checkpoints were trained with --{name.replace('_', '-')} {before[name]!r};"
-                " use a new --output-dir or --no-resume"
-            )
+        raise UserError(f"{out}: its checkpoints were trained on other data; use a new --output-dir or --no-resume")
+    refusal = differing_setting(
+        record.get("config", {}),
+        shaping_settings(config),
+        where=out / RECORD_FILE,
+        way_out="use a new --output-dir, or --no-resume to start afresh",
+    )
+    if refusal is not None:
+        raise refusal
+
+
+def finished_result(config: TrainConfig) -> TrainResult | None:
+    """The recorded result when ``output_dir`` holds a finished run of these settings on this data.
+
+    Nothing is written: the final model, the metrics and the record stay as they are. A finished
+    run of other settings is refused (``--no-resume`` starts afresh).
+    """
+    out = config.output_dir
+    record = _readable_json(out / RECORD_FILE)
+    if config.resume is False or not record or record.get("status") != "complete" or "result" not in record:
+        return None
+    data_path, _ = load_records(config.data, config.limit)
+    _check_same_run(out, config, file_sha256(data_path))
+    result = TrainResult(**{**record["result"], "output_dir": out})
+    say_complete(f"training in {out}", result.steps, "steps")
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
