@@ -17,6 +17,7 @@ import pytest
 from evolcoder.bench import get_benchmark
 from evolcoder.bench.base import Task
 from evolcoder.data.fetch import data_dir_from_env
+from evolcoder.errors import UserError
 from evolcoder.eval.runner import EvalConfig, evaluate, read_done
 from evolcoder.execution.values import to_jsonable
 
@@ -483,17 +484,17 @@ def test_changed_samples_are_judged_again(tmp_path: Path) -> None:
     assert results["n_samples"] == 2
 
 
-def test_other_settings_start_a_new_run(tmp_path: Path) -> None:
+def test_other_settings_are_refused_and_a_new_folder_is_the_way_out(tmp_path: Path) -> None:
     subset = tasks_of("mbpp")[:2]
     rows = [reference(t) for t in subset] + [raises(subset[0])]
     run("mbpp", rows, tmp_path)
-    results = run("mbpp", rows, tmp_path, details=True)
-    lines = [json.loads(line) for line in verdict_lines(tmp_path)]
-    assert len(lines) == 6
-    assert len({r["run"] for r in lines}) == 2
-    for run_key in {r["run"] for r in lines}:
-        keys = [r["key"] for r in lines if r["run"] == run_key]
-        assert len(keys) == len(set(keys)) == 3
+    before = b"".join(verdict_lines(tmp_path)), (tmp_path / "out" / "eval_results.json").read_bytes()
+    with pytest.raises(UserError, match=r"--details False → True: cannot resume .*use a new --output-dir"):
+        run("mbpp", rows, tmp_path, details=True)
+    with pytest.raises(UserError, match=r"--benchmark 'mbpp' → 'mbpp\+'"):
+        run("mbpp+", rows, tmp_path)  # another benchmark's folder is not overwritten
+    assert (b"".join(verdict_lines(tmp_path)), (tmp_path / "out" / "eval_results.json").read_bytes()) == before
+    results = run("mbpp", rows, tmp_path, details=True, output_dir=tmp_path / "details")
     assert results["n_samples"] == 3
     assert [e["base_status"] for e in results["eval"]["Mbpp/11"]] == ["pass", "fail"]
     # with --details every failing assert is listed

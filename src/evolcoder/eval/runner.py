@@ -41,7 +41,7 @@ from evolcoder.execution.values import to_jsonable
 from evolcoder.execution.worker import Worker, WorkerPool
 from evolcoder.jsonl import complete_lines
 from evolcoder.options import check, data_dir_option, option, progress_option
-from evolcoder.resume import write_json_atomic
+from evolcoder.resume import check_settings, write_json_atomic
 from evolcoder.system import usable_cpus
 
 HARNESS_VERSION = 4  # 2: code compiled as Python compiles a file; huge outputs of equal numbers match
@@ -107,6 +107,28 @@ def _run_key(config: EvalConfig, data_sha: str, environment: str = "") -> str:
     if environment:  # DS-1000: verdicts hold for the environment they ran in
         parts.append(environment)
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+SETTINGS_FILE = "eval_settings.json"
+
+
+def _settings(config: EvalConfig, data_sha: str, environment: str) -> dict[str, Any]:
+    """What shapes the verdicts of a folder: another benchmark, samples file or judging setting would mix them.
+
+    The task selection (``--limit``, ``--library``) is not among them: ``eval_results.json`` is
+    recomputed from the selected samples, whose verdicts are keyed by their content.
+    """
+    return {
+        "benchmark": config.benchmark,
+        "samples": str(config.samples.resolve()),
+        "details": config.details,
+        "min_time_limit": config.min_time_limit,
+        "time_limit_factor": config.time_limit_factor,
+        "memory_mb": config.memory_mb,
+        "harness_version": HARNESS_VERSION,
+        "data_sha256": data_sha,
+        "environment": environment,
+    }
 
 
 def read_done(path: Path, run_key: str) -> dict[str, dict]:
@@ -267,6 +289,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     environment = json.dumps(sandbox.environment, sort_keys=True) if sandbox.environment else ""
     run_key = _run_key(config, data_sha, environment)
+    check_settings(out_dir / SETTINGS_FILE, _settings(config, data_sha, environment), way_out="use a new --output-dir")
     verdict_path = out_dir / "verdicts.jsonl"
     done = read_done(verdict_path, run_key)
     todo = [s for s in samples if s.key not in done]
