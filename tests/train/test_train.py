@@ -11,13 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from evolcoder.data import file_sha256
 from evolcoder.errors import UserError
 from evolcoder.llm.base import SamplingParams
 from evolcoder.train import train
 from evolcoder.train.metrics import read_metrics
-from evolcoder.train.runner import RECORD_FILE
+from evolcoder.train.runner import RECORD_FILE, write_record
 
 
 def loads_and_generates(folder: Path) -> str:
@@ -117,6 +118,26 @@ def test_a_finished_run_rerun_changes_no_file(tiny_train_config, tmp_path: Path,
         train(tiny_train_config(out, max_steps=2, save_steps=1, learning_rate=1e-3))
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()} == files
     assert max(row["step"] for row in read_metrics(out / "metrics.jsonl")) == 2  # never past --max-steps
+
+
+def test_killed_after_its_last_checkpoint_finishes_without_another_step(
+    tiny_train_config, tmp_path: Path, one_thread: None
+) -> None:
+    out = tmp_path / "run"
+    train(tiny_train_config(out, max_steps=2, save_steps=1))
+    record = json.loads((out / RECORD_FILE).read_text())
+    write_record(out, {k: v for k, v in record.items() if k != "result"} | {"status": "running"})
+    from safetensors.torch import load_file
+
+    uninterrupted = load_file(out / "model.safetensors")
+    (out / "model.safetensors").unlink()  # killed after checkpoint-2, before the final save
+    result = train(tiny_train_config(out, max_steps=2, save_steps=1))
+    assert result.steps == 2 and (out / "model.safetensors").is_file()
+    finished = load_file(out / "model.safetensors")
+    assert finished.keys() == uninterrupted.keys()
+    assert all(torch.equal(finished[name], uninterrupted[name]) for name in finished)  # checkpoint-2's weights
+    steps = [row["step"] for row in read_metrics(out / "metrics.jsonl")]
+    assert max(steps) == 2 and len(steps) == len(set(steps))
 
 
 def test_resuming_on_other_data_is_refused(tiny_train_config, tmp_path: Path, one_thread: None) -> None:

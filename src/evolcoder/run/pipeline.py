@@ -301,9 +301,11 @@ def _gen_stage(name: str, kind: str, gen_config: Any, model_hash: str, exp: Path
 
         generate(gen_config)
 
+    from evolcoder.generate.runner import settings_path
+
     output = gen_config.output
-    relative = str(output.relative_to(exp))
-    return Stage(name, kind, inputs, [relative], work, lambda: hash_lines(output), k)
+    outputs = [str(output.relative_to(exp)), str(settings_path(output).relative_to(exp))]  # a rerun starts both afresh
+    return Stage(name, kind, inputs, outputs, work, lambda: hash_lines(output), k)
 
 
 def dev_gen_stage(config: RunConfig, exp: Path, k: int, train_hash: str) -> Stage:

@@ -91,7 +91,10 @@ def train(config: TrainConfig) -> TrainResult:
     if _rank() == 0:
         write_record(out, {"status": "running", **run_record(run)})
     started = time.monotonic()
-    run.trainer.train(resume_from_checkpoint=run.checkpoint)
+    if run.checkpoint and _reached_the_end(Path(run.checkpoint)):
+        _load_last_checkpoint(run)
+    else:
+        run.trainer.train(resume_from_checkpoint=run.checkpoint)
     save_final(run)
     result = TrainResult(
         output_dir=out,
@@ -168,6 +171,24 @@ def resume_point(config: TrainConfig, data_sha256: str) -> str | None:
     _check_same_run(out, config, data_sha256)
     note(f"resuming from {checkpoints[-1]} (--no-resume starts afresh)")
     return str(checkpoints[-1])
+
+
+def _reached_the_end(checkpoint: Path) -> bool:
+    """Whether a checkpoint holds the last step: resuming the Trainer from it would train one step more."""
+    state = _readable_json(checkpoint / "trainer_state.json") or {}
+    return bool(state.get("max_steps")) and int(state.get("global_step", 0)) >= int(state["max_steps"])
+
+
+def _load_last_checkpoint(run: Prepared) -> None:
+    """A run killed after its last checkpoint: its weights and state become the result, with no further step.
+
+    ``Trainer._load_from_checkpoint`` is private (transformers is pinned below 6 for it).
+    """
+    from transformers import TrainerState
+
+    note(f"{Path(run.checkpoint).name} is the last step: saving it as the final model, no further step")
+    run.trainer._load_from_checkpoint(run.checkpoint)
+    run.trainer.state = TrainerState.load_from_json(str(Path(run.checkpoint) / "trainer_state.json"))
 
 
 def _clear_run(out: Path, checkpoints: list[Path]) -> None:
