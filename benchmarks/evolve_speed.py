@@ -35,7 +35,8 @@ from rich.console import Console
 from rich.table import Table
 
 from evolcoder.evol import filters
-from evolcoder.evol.pipeline import EvolveConfig, evolve, read_round
+from evolcoder.evol.config import EvolveConfig
+from evolcoder.evol.pipeline import evolve, read_round
 from evolcoder.evol.seeds import load_seeds
 from evolcoder.evol.templates import clean_evolved, evolution_prompt
 from evolcoder.llm.local_server import serve_gguf

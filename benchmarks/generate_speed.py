@@ -34,7 +34,8 @@ from rich.table import Table
 
 from evolcoder.bench import get_benchmark
 from evolcoder.bench.prompts import chat_messages
-from evolcoder.generate.runner import GenerateConfig, generate
+from evolcoder.generate.config import GenerateConfig
+from evolcoder.generate.runner import generate
 from evolcoder.llm.models import default_gguf
 
 

@@ -14,10 +14,9 @@ from typer.testing import CliRunner
 from evolcoder import options
 from evolcoder.cli import app
 from evolcoder.errors import UserError
-from evolcoder.eval.runner import EvalConfig
-from evolcoder.evol.pipeline import EvolveConfig
-from evolcoder.generate.extract import ExtractConfig
-from evolcoder.generate.runner import GenerateConfig
+from evolcoder.eval.config import EvalConfig
+from evolcoder.evol.config import EvolveConfig
+from evolcoder.generate.config import ExtractConfig, GenerateConfig
 from evolcoder.presets import preset_path
 from evolcoder.run.config import RunConfig
 from evolcoder.train.config import TrainConfig

@@ -13,10 +13,9 @@ from rich.table import Table
 
 from evolcoder import options
 from evolcoder.errors import UserError
-from evolcoder.eval.runner import EvalConfig
-from evolcoder.evol.pipeline import EvolveConfig
-from evolcoder.generate.extract import ExtractConfig
-from evolcoder.generate.runner import GenerateConfig
+from evolcoder.eval.config import EvalConfig
+from evolcoder.evol.config import EvolveConfig
+from evolcoder.generate.config import ExtractConfig, GenerateConfig
 from evolcoder.train.config import TrainConfig
 
 app = typer.Typer(

@@ -14,7 +14,8 @@ import pytest
 from evolcoder.bench import get_benchmark
 from evolcoder.bench.extract import code_blocks, cut_tail, extract_program, longest_parsing_span, parses
 from evolcoder.data.fetch import data_dir_from_env
-from evolcoder.eval.runner import EvalConfig, evaluate
+from evolcoder.eval.config import EvalConfig
+from evolcoder.eval.runner import evaluate
 
 PROMPT = 'from typing import List\n\n\ndef add(a: int, b: int) -> int:\n    """Add two numbers."""\n'
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from evolcoder.data.fetch import data_dir_from_env
-from evolcoder.eval.runner import EvalConfig, evaluate
+from evolcoder.eval.config import EvalConfig
+from evolcoder.eval.runner import evaluate
 
 REAL = data_dir_from_env() / "real-samples"
 FILLER = "# filler row:"  # rows evalplus needed for tasks a source has no sample of

@@ -18,7 +18,8 @@ from evolcoder.bench import get_benchmark
 from evolcoder.bench.base import Task
 from evolcoder.data.fetch import data_dir_from_env
 from evolcoder.errors import UserError
-from evolcoder.eval.runner import EvalConfig, evaluate, read_done
+from evolcoder.eval.config import EvalConfig
+from evolcoder.eval.runner import evaluate, read_done
 from evolcoder.execution.values import to_jsonable
 
 BENCHMARKS = ["humaneval", "humaneval+", "mbpp", "mbpp+"]

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from evolcoder.bench import get_benchmark
+from evolcoder.evol.config import EvolveConfig
 from evolcoder.evol.dataset import clean, pairs_of
-from evolcoder.evol.pipeline import EvolveConfig, evolve, read_round
+from evolcoder.evol.pipeline import evolve, read_round
 from evolcoder.evol.seeds import load_seeds
 from evolcoder.evol.templates import HEURISTICS, choose_heuristic, clean_evolved, evolution_prompt
 

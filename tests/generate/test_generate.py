@@ -16,7 +16,8 @@ from evolcoder.bench import get_benchmark
 from evolcoder.bench.prompts import ALPACA_HEADER, base_prompt, chat_messages, paper_prompt
 from evolcoder.data.fetch import data_dir_from_env
 from evolcoder.errors import UserError
-from evolcoder.generate.runner import GenerateConfig, generate
+from evolcoder.generate.config import GenerateConfig
+from evolcoder.generate.runner import generate
 
 
 def config(output: Path, **overrides) -> GenerateConfig:

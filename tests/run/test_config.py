@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from evolcoder.bench import BENCHMARKS, get_benchmark
-from evolcoder.config import ConfigError
+from evolcoder.errors import UserError
 from evolcoder.presets import PRESET_ROOT
 from evolcoder.run.config import RunConfig, load_run_config, parse_options, preset_names
 from evolcoder.run.dryrun import dry_run
@@ -68,16 +68,16 @@ def test_layers_flags_over_file_over_preset_and_options_merge(tmp_path: Path) ->
     ],
 )
 def test_bad_options_name_what_to_change(values: dict, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(UserError, match=message):
         RunConfig(**values)
 
 
 def test_unknown_yaml_keys_and_presets_are_errors(tmp_path: Path) -> None:
     file = tmp_path / "run.yaml"
     file.write_text("roundz: 2\n")
-    with pytest.raises(ConfigError, match="unknown option 'roundz'"):
+    with pytest.raises(UserError, match="unknown option 'roundz'"):
         load_run_config(None, file, {})
-    with pytest.raises(ConfigError, match="cpu-mini"):
+    with pytest.raises(UserError, match="cpu-mini"):
         load_run_config("cpu-maxi", None, {})
 
 
@@ -115,9 +115,9 @@ def test_dry_run_reports_missing_pieces(tmp_path: Path) -> None:
     )
     problems = "\n".join(dry_run(config).problems)
     assert "code_alpaca_20k" in problems and "--accelerate-config" in problems
-    with pytest.raises(ConfigError, match=r"unknown benchmark 'humaneval\+\+'"):
+    with pytest.raises(UserError, match=r"unknown benchmark 'humaneval\+\+'"):
         from evolcoder.run.pipeline import resolve_test_benchmarks
 
         resolve_test_benchmarks(RunConfig(test_benchmarks=["humaneval++"]))
-    with pytest.raises(ConfigError, match="the dev set"):
+    with pytest.raises(UserError, match="the dev set"):
         resolve_test_benchmarks(RunConfig(test_benchmarks=["mbpp-dev"]))

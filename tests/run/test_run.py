@@ -1,6 +1,7 @@
 """``evolcoder run`` for real, tiny: the embedded GGUF teacher (few tokens), a tiny student trained
 one step, 2 dev tasks, 2 HumanEval+ tasks. Killed (SIGKILL) in the middle of a stage, resumed without
-redoing what was finished, then rerun with a changed test setting: only the test stages run again."""
+redoing what was finished; a rerun with a changed setting is refused, and with --rerun-changed only the
+stages the change touches (here the test stages) run again."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from evolcoder.errors import UserError
 from evolcoder.run.config import load_run_config
 from evolcoder.run.pipeline import run_experiment
 from evolcoder.run.stages import read_record
@@ -156,13 +158,29 @@ def test_the_report_of_the_real_run(killed_and_resumed: dict, tmp_path: Path) ->
     assert "manifest.json" in text
 
 
+def test_a_changed_setting_is_refused_and_changes_nothing(killed_and_resumed: dict) -> None:
+    exp = killed_and_resumed["exp"]
+    files = sorted(p for p in exp.rglob("*") if p.is_file())
+    before = {p: p.stat().st_mtime_ns for p in files}
+    for flags, refusal in (
+        ({"test_max_new_tokens": 6}, r"--test-max-new-tokens 8 → 6: cannot resume with a changed setting"),
+        ({"train": ["max_steps=2"]}, r"--train-option .*'max_steps': 1.* → .*'max_steps': 2.*--rerun-changed"),
+    ):
+        config = load_run_config(
+            None, killed_and_resumed["config_file"], {"output_dir": exp, "progress": False} | flags
+        )
+        with pytest.raises(UserError, match=refusal):
+            run_experiment(config)
+    assert sorted(p for p in exp.rglob("*") if p.is_file()) == files
+    assert {p: p.stat().st_mtime_ns for p in files} == before
+
+
 def test_a_changed_test_setting_reruns_only_the_test_stages(killed_and_resumed: dict) -> None:
     exp = killed_and_resumed["exp"]
     names = sorted(p.stem.replace("__", "/") for p in (exp / "stages").glob("*.json"))
     before = {name: read_record(exp, name) for name in names}
-    config = load_run_config(
-        None, killed_and_resumed["config_file"], {"output_dir": exp, "progress": False, "test_max_new_tokens": 6}
-    )
+    flags = {"output_dir": exp, "progress": False, "test_max_new_tokens": 6, "rerun_changed": True}
+    config = load_run_config(None, killed_and_resumed["config_file"], flags)
     run_experiment(config)
     rerun = {name for name in names if read_record(exp, name)["started"] != before[name]["started"]}
     assert rerun == {name for name in names if name.startswith("test-")}

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from evolcoder.config import ConfigError, build_config
+from evolcoder.errors import UserError
+from evolcoder.options import load_config
 from evolcoder.presets import PRESET_ROOT
 from evolcoder.train import BASE, PRESETS, TrainConfig
 
@@ -29,7 +30,7 @@ def test_paper_preset() -> None:
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_shipped_preset_files_equal_the_presets(preset: str) -> None:
-    from_file = build_config(TrainConfig, PRESET_FILES / f"{preset}.yaml", dict(REQUIRED))
+    from_file = load_config(TrainConfig, config_file=PRESET_FILES / f"{preset}.yaml", flags=dict(REQUIRED))
     from_preset = TrainConfig(preset=preset, **REQUIRED)
     assert {name: getattr(from_file, name) for name in BASE} == {name: getattr(from_preset, name) for name in BASE}
 
@@ -37,7 +38,7 @@ def test_shipped_preset_files_equal_the_presets(preset: str) -> None:
 def test_flags_beat_yaml_beat_preset(tmp_path: Path) -> None:
     yaml_file = tmp_path / "train.yaml"
     yaml_file.write_text("preset: cpu-demo\nlearning_rate: 1.0e-3\nmax-length: 256\n")
-    config = build_config(TrainConfig, yaml_file, {**REQUIRED, "max_length": 128, "lora": False})
+    config = load_config(TrainConfig, config_file=yaml_file, flags={**REQUIRED, "max_length": 128, "lora": False})
     assert config.learning_rate == 1e-3  # YAML over the preset's 2e-4
     assert config.max_length == 128  # flag over YAML
     assert config.lora is False  # a flag can set the base value back, over the preset
@@ -47,8 +48,8 @@ def test_flags_beat_yaml_beat_preset(tmp_path: Path) -> None:
 def test_unknown_yaml_key(tmp_path: Path) -> None:
     yaml_file = tmp_path / "train.yaml"
     yaml_file.write_text("learning_rat: 1.0e-3\n")
-    with pytest.raises(ConfigError, match="unknown option 'learning_rat'"):
-        build_config(TrainConfig, yaml_file, dict(REQUIRED))
+    with pytest.raises(UserError, match="unknown option 'learning_rat'"):
+        load_config(TrainConfig, config_file=yaml_file, flags=dict(REQUIRED))
 
 
 @pytest.mark.parametrize(

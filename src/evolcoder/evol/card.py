@@ -10,7 +10,7 @@ import numpy as np
 from evolcoder.evol.templates import HEURISTICS
 
 if TYPE_CHECKING:
-    from evolcoder.evol.pipeline import EvolveConfig
+    from evolcoder.evol.config import EvolveConfig
 
 
 def dataset_card(

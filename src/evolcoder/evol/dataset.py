@@ -19,7 +19,7 @@ from evolcoder.evol.decontam import Decontaminator, benchmark_texts, near_dedup
 from evolcoder.evol.seeds import Seed, fold_input
 
 if TYPE_CHECKING:
-    from evolcoder.evol.pipeline import EvolveConfig
+    from evolcoder.evol.config import EvolveConfig
 
 _DECONTAMINATORS: dict[tuple, Decontaminator] = {}
 

@@ -15,29 +15,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from evolcoder.bench import BENCHMARKS, ds1000, get_benchmark
+from evolcoder.bench import ds1000, get_benchmark
 from evolcoder.bench.base import Task
 from evolcoder.bench.extract import defines, extract_program, parses
-from evolcoder.errors import UserError
 from evolcoder.eval.samples import InputError, json_rows, task_id_of, text_of
-from evolcoder.options import check, data_dir_option, option
+from evolcoder.generate.config import ExtractConfig
 
 TEXT_FIELDS = ("response", "solution", "completion")
-
-
-@dataclass
-class ExtractConfig:
-    """Options of ``evolcoder extract``."""
-
-    benchmark: str = option(help="The benchmark the answers are for", choices=BENCHMARKS)
-    samples: Path = option(help="JSONL of {task_id, response|solution|completion}: generations made elsewhere")
-    output: Path = option(help="JSONL of {task_id, solution, raw} for evolcoder eval")
-    data_dir: Path | None = data_dir_option()
-
-    def __post_init__(self) -> None:
-        check(self)
-        if self.output.resolve() == self.samples.resolve():
-            raise UserError(f"--output {self.output} is the samples file itself; write the programs elsewhere")
 
 
 def program_for(task: Task, text: str, *, continues_prompt: bool) -> str:

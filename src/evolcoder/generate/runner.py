@@ -9,65 +9,20 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
-from evolcoder.bench import BENCHMARKS, ds1000, get_benchmark
+from evolcoder.bench import ds1000, get_benchmark
 from evolcoder.bench.base import Task
-from evolcoder.bench.prompts import PROMPT_STYLES, base_prompt, chat_messages, paper_prompt
+from evolcoder.bench.prompts import base_prompt, chat_messages, paper_prompt
 from evolcoder.errors import UserError
 from evolcoder.eval.samples import normalize_task_id
+from evolcoder.generate.config import GenerateConfig
 from evolcoder.generate.extract import program_for
 from evolcoder.jsonl import AppendLog, complete_lines
-from evolcoder.llm import BACKENDS, Backend, Generation, SamplingParams, open_backend
-from evolcoder.options import check, data_dir_option, option, progress_option
+from evolcoder.llm import Backend, Generation, SamplingParams, open_backend
 from evolcoder.resume import check_settings, say_complete
-
-# The paper's template ends with "### Response:"; a completion model keeps going with new sections.
-PAPER_STOPS = ("\n### Instruction", "\n### Input", "</s>")
-BASE_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", '\n"""', "\nassert ")
-
-
-@dataclass
-class GenerateConfig:
-    """Options of ``evolcoder generate``."""
-
-    benchmark: str = option(help="The benchmark whose tasks are answered", choices=BENCHMARKS)
-    output: Path = option(help="Samples JSONL to append to (resumes)")
-    backend: str = option("llamacpp", help="What runs the model", choices=BACKENDS)
-    model: str = option("default", help="'default' (embedded SmolLM2-135M), a .gguf path, an HF folder or hub id")
-    prompt_style: str = option(
-        "paper", help="The paper's Alpaca template, the chat template or the bare prompt", choices=PROMPT_STYLES
-    )
-    n: int = option(1, help="Samples per task", min=1)
-    temperature: float = option(0.0, help="Sampling temperature; 0 = greedy", min=0)
-    top_p: float = option(0.95, help="Nucleus sampling: the top tokens holding this much probability", above=0, max=1)
-    max_new_tokens: int = option(512, help="Tokens per answer, at most", min=1)
-    seed: int = option(0, help="Seed of the sampling")
-    base_url: str | None = option(None, help="openai backend: the server's URL ending in /v1")
-    api_key_env: str = option("OPENAI_API_KEY", help="openai backend: the environment variable holding the key")
-    concurrency: int = option(8, help="Sequences decoded together (llamacpp, hf) or requests in flight (openai)", min=1)
-    limit: int | None = option(None, help="Only the first K tasks", min=1)
-    task_ids: list[str] = option(help="Only these tasks (repeatable)", default_factory=list)
-    library: list[str] = option(
-        help="DS-1000: only these libraries (repeatable, or comma-separated)", default_factory=list
-    )
-    data_dir: Path | None = data_dir_option()
-    progress: bool = progress_option()
-
-    def __post_init__(self) -> None:
-        check(self)
-        if self.library and self.benchmark != "ds1000":
-            raise UserError("--library selects DS-1000 problems; it does not apply to " + self.benchmark)
-        self.sampling()  # checks the sampling flags
-
-    def sampling(self) -> SamplingParams:
-        stops = PAPER_STOPS if self.prompt_style == "paper" else BASE_STOPS if self.prompt_style == "base" else ()
-        if self.benchmark == "ds1000" and self.prompt_style == "base":
-            stops = ds1000.COMPLETION_STOPS
-        return SamplingParams(self.max_new_tokens, self.temperature, self.top_p, self.n, self.seed, stops)
 
 
 def select_tasks(tasks: list[Task], config: GenerateConfig) -> list[Task]:
@@ -77,7 +32,7 @@ def select_tasks(tasks: list[Task], config: GenerateConfig) -> list[Task]:
         for raw in config.task_ids:
             task_id = normalize_task_id(raw, by_id)
             if task_id is None:
-                raise ValueError(f"--task-ids: unknown task {raw!r} for {config.benchmark}")
+                raise UserError(f"--task-ids: unknown task {raw!r} for {config.benchmark}")
             chosen.append(by_id[task_id])
         tasks = chosen
     return tasks[: config.limit] if config.limit else tasks
@@ -123,7 +78,7 @@ def read_existing(path: Path) -> set[tuple[str, int]]:
             row = json.loads(line)
             done.add((row["task_id"], int(row["sample_index"])))
         except (ValueError, KeyError, TypeError):
-            raise ValueError(
+            raise UserError(
                 f"{path}:{number}: not a row written by evolcoder generate (field 'sample_index')"
             ) from None
     return done

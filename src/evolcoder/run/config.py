@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from evolcoder import options, presets
-from evolcoder.config import ConfigError
-from evolcoder.evol.pipeline import EvolveConfig
+from evolcoder.errors import UserError
+from evolcoder.evol.config import EvolveConfig
 from evolcoder.llm import BACKENDS
 from evolcoder.options import check, data_dir_option, option, progress_option
 from evolcoder.presets import preset_path
@@ -118,6 +118,11 @@ class RunConfig:
     eval_workers: int | None = option(None, help="Sandboxes at once", min=1, show_default="every core")
     data_dir: Path | None = data_dir_option()
     progress: bool = progress_option()
+    rerun_changed: bool = option(
+        False,
+        help="Into a folder run with other settings: rerun the stages the change touches (else refused)",
+        flag="--rerun-changed/--refuse-changed",
+    )
 
     def __post_init__(self) -> None:
         check(self)
@@ -131,16 +136,14 @@ class RunConfig:
 
     def _check_choices(self) -> None:
         if self.gen_backend == "llamacpp" and self.student != "default":
-            raise ConfigError(
+            raise UserError(
                 "--gen-backend llamacpp: only students of the embedded default are exported to GGUF;"
                 " use --gen-backend hf or vllm for --student " + repr(self.student)
             )
         if self.teacher_backend == "openai" and not (self.teacher_base_url and self.teacher_api_key_env):
-            raise ConfigError(
-                "an openai teacher needs --teacher-base-url and --teacher-api-key-env (the key's variable)"
-            )
+            raise UserError("an openai teacher needs --teacher-base-url and --teacher-api-key-env (the key's variable)")
         if not self.test_benchmarks:
-            raise ConfigError("--test-benchmarks is empty; name at least one (humaneval+, mbpp+, ...)")
+            raise UserError("--test-benchmarks is empty; name at least one (humaneval+, mbpp+, ...)")
 
     # ---- the commands' own configs, built from this one -------------------------------------
 
@@ -160,8 +163,8 @@ class RunConfig:
                 progress=self.progress,
                 **self.evolve,
             )
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"evolve: {exc}") from None
+        except UserError as exc:
+            raise UserError(f"evolve: {exc}") from None
 
     def train_config(self, data: Path, output_dir: Path) -> TrainConfig:
         try:
@@ -173,8 +176,8 @@ class RunConfig:
                 progress=self.progress,
                 **self.train,
             )
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"train: {exc}") from None
+        except UserError as exc:
+            raise UserError(f"train: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved options, JSON-ready (what manifest.json records)."""
@@ -186,14 +189,14 @@ def accelerate_path(path: Path | str) -> Path:
     (the dry run reports a missing one)."""
     try:
         return preset_path("accelerate", str(path), flag="--accelerate-config")
-    except ConfigError:
+    except UserError:
         return Path(path).expanduser()
 
 
 def _check_owned(options: dict[str, Any], owned: dict[str, str], section: str) -> None:
     for key in options:
         if key in owned:
-            raise ConfigError(f"{section}: {key!r} is set by the run itself; use {owned[key]}")
+            raise UserError(f"{section}: {key!r} is set by the run itself; use {owned[key]}")
 
 
 # ---- loading: preset < file < flags ----------------------------------------------------------
@@ -215,7 +218,7 @@ def parse_options(pairs: list[str] | None, flag: str) -> dict[str, Any] | None:
     try:
         return options.parse_pairs(pairs)
     except options.BadValue as exc:
-        raise ConfigError(f"{flag}: {exc}") from None
+        raise UserError(f"{flag}: {exc}") from None
 
 
 def load_run_config(preset: str | None, config_file: Path | None, flags: dict[str, Any]) -> RunConfig:

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evolcoder.errors import UserError
 from evolcoder.run.config import RunConfig
 from evolcoder.run.pipeline import planned_stages, resolve_test_benchmarks
 from evolcoder.run.stages import read_record
@@ -49,7 +50,7 @@ def dry_run(config: RunConfig) -> DryRun:
 def _benchmarks(config: RunConfig, report: DryRun) -> list[str]:
     try:
         benchmarks, notes = resolve_test_benchmarks(config)
-    except ValueError as exc:
+    except UserError as exc:
         report.problems.append(str(exc))
         return []
     report.notes += notes

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from evolcoder.bench import BENCHMARKS
-from evolcoder.config import ConfigError
+from evolcoder.errors import UserError
 from evolcoder.run.config import OPTIONAL_BENCHMARKS, RunConfig
 from evolcoder.run.stages import Progress, Stage, hash_file, hash_json, hash_lines, run_stage
 
@@ -36,6 +36,19 @@ DATASET_FILES = ("data.jsonl", "alpaca.json", "hf", "removed.jsonl", "stats.json
 TEST_MODELS = ("base", "seed-sft", "evol-sft")
 # What a stage's hash leaves out: throughput knobs and places, which do not change its output.
 GEN_NOT_HASHED = ("output", "model", "concurrency", "data_dir", "progress")
+SETTINGS_FILE = "run_settings.json"
+# Run options that do not shape the experiment's results (places, throughput, where a server is).
+RUN_NOT_SHAPING = (
+    "output_dir",
+    "teacher_base_url",
+    "teacher_api_key_env",
+    "teacher_concurrency",
+    "gen_concurrency",
+    "eval_workers",
+    "data_dir",
+    "progress",
+    "rerun_changed",
+)
 
 
 class RunStopped(Exception):
@@ -65,14 +78,14 @@ def resolve_test_benchmarks(config: RunConfig) -> tuple[list[str], list[str]]:
         if name in OPTIONAL_BENCHMARKS:
             missing = _ds1000_missing()
             if missing and config.require_ds1000:
-                raise ConfigError(f"--test-benchmarks ds1000: {missing} (or drop --require-ds1000)")
+                raise UserError(f"--test-benchmarks ds1000: {missing} (or drop --require-ds1000)")
             if missing:
                 notes.append(f"ds1000 skipped: {missing}")
                 continue
         elif name == config.dev_benchmark:
-            raise ConfigError(f"--test-benchmarks: {name} is the dev set that picks the round; test on others")
+            raise UserError(f"--test-benchmarks: {name} is the dev set that picks the round; test on others")
         elif name not in BENCHMARKS:
-            raise ConfigError(f"--test-benchmarks: unknown benchmark {name!r}; choose from: {', '.join(BENCHMARKS)}")
+            raise UserError(f"--test-benchmarks: unknown benchmark {name!r}; choose from: {', '.join(BENCHMARKS)}")
         chosen.append(name)
     return chosen, notes
 
@@ -83,6 +96,26 @@ def _ds1000_missing() -> str | None:
     from evolcoder.execution.ds1000_env import is_complete
 
     return None if is_complete() else "its environment is absent (run: evolcoder setup ds1000)"
+
+
+def check_run_settings(config: RunConfig, exp: Path) -> None:
+    """Refuse to go on in ``exp`` with settings other than those it was run with, naming the first one.
+
+    Each stage would rerun what a change touches and delete its old outputs; that is kept for
+    ``--rerun-changed``, which records the new settings. Otherwise a run into the wrong folder, or
+    with a mistyped option, would silently throw away finished rounds.
+    """
+    from evolcoder.resume import check_settings, write_json_atomic
+
+    shaping = {k: v for k, v in config.to_dict().items() if k not in RUN_NOT_SHAPING}
+    settings = json.loads(json.dumps(shaping, default=str))  # a Path inside evolve: or train: as text
+    path = exp / SETTINGS_FILE
+    if config.rerun_changed:
+        write_json_atomic(path, settings)
+        return
+    way_out = "use a new --output-dir, or --rerun-changed to rerun the stages the change touches"
+    labels = {"evolve": "--evolve-option", "train": "--train-option"}
+    check_settings(path, settings, way_out=way_out, labels=labels)
 
 
 def planned_stages(config: RunConfig, benchmarks: list[str]) -> list[tuple[str, str]]:
@@ -108,6 +141,7 @@ def run_experiment(config: RunConfig) -> dict[str, Any]:
 
     exp = config.output_dir
     benchmarks, notes = resolve_test_benchmarks(config)
+    check_run_settings(config, exp)
     seeds_hash = seeds_fingerprint(config)
     write_manifest(config, exp, notes, benchmarks, seeds_hash)
     state = State(notes=notes)
@@ -192,7 +226,7 @@ def _round_of(name: str) -> int:
 
 
 def evolve_stage(config: RunConfig, exp: Path, k: int, seeds_hash: str, evolve_hashes: list[str]) -> Stage:
-    from evolcoder.evol.pipeline import FROZEN_FIELDS
+    from evolcoder.evol.config import FROZEN_FIELDS
 
     evolve_config = config.evolve_config(exp / EVOLVE_DIR, k)
     settings = {name: getattr(evolve_config, name) for name in FROZEN_FIELDS}
@@ -270,7 +304,7 @@ def launch_train(config: RunConfig, train_config: Any, config_file: Path) -> Non
 
 
 def generate_config(config: RunConfig, bench: str, output: Path, model: str, style: str, dev: bool) -> Any:
-    from evolcoder.generate.runner import GenerateConfig
+    from evolcoder.generate.config import GenerateConfig
 
     return GenerateConfig(
         benchmark=bench,
@@ -327,7 +361,7 @@ def test_gen_stage(
 def eval_stage(config: RunConfig, exp: Path, name: str, folder: str, bench: str, samples_hash: str) -> Stage:
     from dataclasses import asdict
 
-    from evolcoder.eval.runner import EvalConfig
+    from evolcoder.eval.config import EvalConfig
 
     eval_config = EvalConfig(
         benchmark=bench,

@@ -249,7 +249,7 @@ def load_tokenizer(path: str, options: dict[str, Any], model: str) -> Any:
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, **options)
     except (OSError, ValueError) as error:
-        raise ValueError(f"--model {model!r}: cannot load its tokenizer: {_first_line(error)}") from None
+        raise UserError(f"--model {model!r}: cannot load its tokenizer: {_first_line(error)}") from None
     if tokenizer.pad_token is None:  # padding is masked out of attention and loss, so any token will do
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -265,7 +265,7 @@ def load_model(path: str, options: dict[str, Any], model: str, attn_implementati
             path, dtype=torch.float32, attn_implementation=attn_implementation, **options
         )
     except (OSError, ValueError, ImportError) as error:
-        raise ValueError(f"--model {model!r} could not be loaded: {_first_line(error)}") from None
+        raise UserError(f"--model {model!r} could not be loaded: {_first_line(error)}") from None
 
 
 def training_setup(config: TrainConfig) -> dict[str, Any]:
@@ -279,7 +279,7 @@ def training_setup(config: TrainConfig) -> dict[str, Any]:
     if precision == "auto":
         precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "fp32"
     if precision == "fp16" and not cuda:
-        raise ValueError("--precision fp16 needs a GPU; use fp32 (or bf16) on CPU")
+        raise UserError("--precision fp16 needs a GPU; use fp32 (or bf16) on CPU")
     if precision == "bf16" and not cuda:
         note("--precision bf16 on CPU: autocast makes each step many times slower than fp32 on most CPUs")
     if config.preset == "paper" and os.environ.get("ACCELERATE_USE_DEEPSPEED") != "true":
@@ -310,7 +310,7 @@ def choose_batching(requested: str, attn_implementation: str) -> str:
     """Padding-free (or packing) only where the attention keeps the flattened examples from seeing each other."""
     if requested in ("padding-free", "packing"):
         if attn_implementation not in PACKED_ATTENTION:
-            raise ValueError(
+            raise UserError(
                 f"--batching {requested}: --attn-implementation {attn_implementation} would attend across the"
                 f" examples of a batch; choose one of {', '.join(PACKED_ATTENTION)} or --batching padded"
             )
