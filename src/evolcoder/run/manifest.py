@@ -52,7 +52,9 @@ def package_versions() -> dict[str, str | None]:
 
 
 def git_commit() -> str | None:
-    """The checkout's commit (None outside a git checkout); ``+dirty`` when files differ from it."""
+    """The checkout's commit (None for an installed wheel); ``+dirty`` when files differ from it."""
+    if not (SOURCE_ROOT / "pyproject.toml").is_file():  # site-packages: any repository above is not ours
+        return None
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=SOURCE_ROOT, capture_output=True, text=True, timeout=10, check=True
