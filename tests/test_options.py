@@ -18,6 +18,7 @@ from evolcoder.eval.config import EvalConfig
 from evolcoder.evol.config import EvolveConfig
 from evolcoder.generate.config import ExtractConfig, GenerateConfig
 from evolcoder.presets import preset_path
+from evolcoder.report.config import ReportConfig
 from evolcoder.run.config import RunConfig
 from evolcoder.train.config import TrainConfig
 
@@ -28,6 +29,7 @@ COMMANDS = {
     "evolve": EvolveConfig,
     "train": TrainConfig,
     "run": RunConfig,
+    "report": ReportConfig,
 }
 
 
@@ -40,7 +42,7 @@ def _params(command: str) -> list[click.Parameter]:
 def test_every_field_is_one_flag_with_help_and_its_default(command: str) -> None:
     params = _params(command)
     for spec in options.specs(COMMANDS[command]):
-        matching = [p for p in params if spec.main_flag in p.opts]
+        matching = [p for p in params if spec.main_flag in p.opts or (spec.positional and p.name == spec.name)]
         assert len(matching) == 1, f"{command}: {spec.name} has {len(matching)} flags"
         param = matching[0]
         assert param.help and len(param.help) > 5, f"{command} {spec.main_flag} has no help"

@@ -53,6 +53,7 @@ class Spec:
     show_default: str | None
     cli: bool
     section: type | None  # the config class whose options a mapping-valued field holds
+    positional: bool  # given as the command's arguments (EXPERIMENT_DIR ...), not as a flag
 
     @property
     def required(self) -> bool:
@@ -60,7 +61,8 @@ class Spec:
 
     @property
     def main_flag(self) -> str:
-        return self.flag.split("/")[0]
+        """The flag, or for a positional option its metavar (``EXPERIMENT_DIRS``): what a message names."""
+        return self.name.upper() if self.positional else self.flag.split("/")[0]
 
 
 def option(
@@ -76,6 +78,7 @@ def option(
     show_default: str | None = None,
     cli: bool = True,
     section: type | None = None,
+    positional: bool = False,
     default_factory: Callable[[], Any] | Any = MISSING,
 ) -> Any:
     """A dataclass field carrying its option's help, flag, choices and bounds."""
@@ -90,6 +93,7 @@ def option(
         show_default=show_default,
         cli=cli,
         section=section,
+        positional=positional,
     )
     if default_factory is not MISSING:
         return dataclasses.field(default_factory=default_factory, metadata={_KEY: meta})
@@ -129,6 +133,7 @@ def specs(cls: type) -> tuple[Spec, ...]:
                 show_default=meta.get("show_default"),
                 cli=meta.get("cli", True),
                 section=meta.get("section"),
+                positional=meta.get("positional", False),
             )
         )
     return tuple(found)
@@ -504,7 +509,10 @@ def cli_parameters(cls: type) -> list[inspect.Parameter]:
             default, shown = spec.default, True
         else:
             default, shown = None, _default_text(spec)
-        decl = typer.Option(spec.flag, help=_help(spec), show_default=shown)
+        if spec.positional:
+            decl = typer.Argument(help=_help(spec), show_default=shown, metavar=spec.main_flag)
+        else:
+            decl = typer.Option(spec.flag, help=_help(spec), show_default=shown)
         annotation = Annotated[_cli_type(spec) | None, decl]
         parameters.append(
             inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
