@@ -435,7 +435,8 @@ def load_config(
     missing = [s for s in specs(cls) if s.required and values.get(s.name) is None]
     if missing:
         spec = missing[0]
-        raise UserError(f"{spec.main_flag} is required ({spec.help}); give the flag or `{spec.name}:` in --config")
+        how = "give it as the command's arguments" if spec.positional else "give the flag"
+        raise UserError(f"{spec.main_flag} is required ({spec.help}); {how} or `{spec.name}:` in --config")
     return cls(**values)
 
 
