@@ -27,6 +27,7 @@ from evolcoder.errors import UserError
 
 if TYPE_CHECKING:
     from evolcoder.execution.ds1000_env import ProgramResult
+    from evolcoder.execution.ds1000_sandbox import DS1000Sandbox
 
 NAME = "ds1000"
 DATA_KEYS = ("ds1000", "seaborn_exercise", "seaborn_penguins", "seaborn_planets", "seaborn_tips")
@@ -66,6 +67,14 @@ PERTURBATIONS = ("Origin", "Surface", "Semantic", "Difficult-Rewrite")
 # Problems that cannot pass offline: 819 downloads scikit-learn's California housing data.
 NEEDS_NETWORK = frozenset({819})
 
+# Hooks (evolcoder.bench.Traits): how DS-1000 differs from the EvalPlus-style benchmarks.
+DEFAULT_MEMORY_MB = 8192  # the libraries (TensorFlow, PyTorch) need more room than plain Python
+SAMPLE_FIELDS = ("solution", "completion", "code")  # DS-1000's own answer files say "code"
+RESULT_GROUPS = (  # pass@k per library and per perturbation type, as DS-1000 and the paper report it
+    ("per_library", "library", LIBRARIES),
+    ("per_perturbation", "perturbation_type", PERTURBATIONS),
+)
+
 # Where a completion must stop: the end of the code block (``</code>``), the end of a Matplotlib
 # solution (``# SOLUTION END``) or of a function body (``### END SOLUTION``).
 STOP_SEQUENCES: tuple[str, ...] = ("</code>", "# SOLUTION END", "END SOLUTION")
@@ -75,6 +84,11 @@ STOP_SEQUENCES: tuple[str, ...] = ("</code>", "# SOLUTION END", "END SOLUTION")
 COMPLETION_STOPS: tuple[str, ...] = ("</code>", "# SOLUTION END", "\nEND SOLUTION")
 
 _FUNCTION_PROMPT_END = "### BEGIN SOLUTION"
+
+
+def instruction(task: DS1000Task) -> str:
+    """The prompt itself: DS-1000's prompt is the problem, its code context and where to answer."""
+    return task.prompt
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,9 @@ def _libraries(libraries: str | Iterable[str] | None) -> set[str] | None:
 
 def task_id(problem_id: int) -> str:
     return f"DS1000/{problem_id}"
+
+
+NETWORK_TASK_IDS = frozenset(task_id(p) for p in NEEDS_NETWORK)
 
 
 def problem_id_of(value: str | int) -> int:
@@ -225,6 +242,29 @@ def program(task: DS1000Task, code: str) -> str:
         + "test_execution(code)\n"
         + ("test_string(code)\n" if "test_string(" in context else "\n")
     )
+
+
+def sandbox(
+    data_dir: Path | str | None, hidden_paths: tuple[str, ...], memory_bytes: int, progress: bool
+) -> tuple[DS1000Sandbox, dict]:
+    """The sandbox of DS-1000's programs (its pinned environment, built on first use) and that
+    environment's description, recorded with the results."""
+    from evolcoder.execution.ds1000_env import describe_env, pins_hash
+    from evolcoder.execution.ds1000_sandbox import ds1000_sandbox
+
+    profile = ds1000_sandbox(
+        seaborn_data_dir(data_dir), hidden_paths=hidden_paths, memory_bytes=memory_bytes, progress=progress
+    )
+    environment = describe_env(profile.python)
+    environment["pins_hash"] = environment["pins_hash"] or pins_hash()
+    return profile, environment
+
+
+def setup_missing() -> str | None:
+    """Why DS-1000 cannot run here (its environment is absent), or None."""
+    from evolcoder.execution.ds1000_env import is_complete
+
+    return None if is_complete() else "its environment is absent (run: evolcoder setup ds1000)"
 
 
 def run_reference(

@@ -7,6 +7,7 @@ its test examples.
 
 from __future__ import annotations
 
+from evolcoder.bench import task_traits
 from evolcoder.bench.base import Task
 
 PROMPT_STYLES = ("paper", "chat", "base")
@@ -18,8 +19,9 @@ ALPACA_HEADER = (
 
 def instruction(task: Task) -> str:
     """What the model is asked to do, in words."""
-    if task.kind == "ds1000":  # DS-1000's prompt is the problem, its code context and where to answer
-        return task.prompt
+    own = task_traits(task).instruction
+    if own is not None:  # DS-1000: the prompt itself
+        return own(task)
     if not task.description:  # HumanEval: the function signature and docstring say it all
         return f"Create a Python script for this problem:\n{task.prompt}"
     if task.asserts:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from evolcoder.bench import BENCHMARKS
+from evolcoder.bench import BENCHMARKS, traits
 from evolcoder.errors import UserError
 from evolcoder.options import check, data_dir_option, option, progress_option
 
@@ -39,8 +39,8 @@ class EvalConfig:
         if not self.k:
             raise UserError("--k needs at least one value")
         if self.memory_mb is None:
-            self.memory_mb = 8192 if self.benchmark == "ds1000" else 4096
-        if self.library and self.benchmark != "ds1000":
+            self.memory_mb = traits(self.benchmark).default_memory_mb
+        if self.library and not traits(self.benchmark).libraries:
             raise UserError("--library selects DS-1000 problems; it does not apply to " + self.benchmark)
 
     def resolved_output_dir(self) -> Path:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from evolcoder.bench import task_traits
 from evolcoder.bench.base import Task
 from evolcoder.errors import UserError
 
@@ -72,8 +73,7 @@ def read_samples(path: Path, tasks: dict[str, Task]) -> list[Sample]:
         id_field = "task_id" if "task_id" in row or "id" not in row else "id"  # DS-1000's own files: "id"
         task_id = task_id_of(row, where, tasks, id_field)
         task = tasks[task_id]
-        fields = ("solution", "completion", "code") if task.kind == "ds1000" else ("solution", "completion")
-        field, text = text_of(row, where, fields)
+        field, text = text_of(row, where, task_traits(task).sample_fields)
         solution = text if field == "solution" else _complete(task, text)
         completion_id = counts.get(task_id, 0)
         counts[task_id] = completion_id + 1
@@ -106,10 +106,9 @@ def text_of(row: dict, where: str, fields: tuple[str, ...]) -> tuple[str, str]:
 
 
 def _complete(task: Task, completion: str) -> str:
-    """A completion as a solution: the prompt continued, or for DS-1000 the answer's code itself
-    (cut at ``</code>`` / ``END SOLUTION`` as DS-1000's own harness does)."""
-    if task.kind == "ds1000":
-        from evolcoder.bench.ds1000 import postprocess
-
+    """A completion as a solution: the prompt continued, or where the benchmark post-processes its
+    answers the code itself (DS-1000: cut at ``</code>`` / ``END SOLUTION`` as its own harness does)."""
+    postprocess = task_traits(task).postprocess
+    if postprocess is not None:
         return postprocess(completion, task)
     return task.prompt + completion

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from evolcoder.bench import BENCHMARKS, ds1000
+from evolcoder.bench import BENCHMARKS, traits
 from evolcoder.bench.prompts import PROMPT_STYLES
 from evolcoder.errors import UserError
 from evolcoder.llm import BACKENDS, SamplingParams
@@ -45,14 +45,15 @@ class GenerateConfig:
 
     def __post_init__(self) -> None:
         check(self)
-        if self.library and self.benchmark != "ds1000":
+        if self.library and not traits(self.benchmark).libraries:
             raise UserError("--library selects DS-1000 problems; it does not apply to " + self.benchmark)
         self.sampling()  # checks the sampling flags
 
     def sampling(self) -> SamplingParams:
         stops = PAPER_STOPS if self.prompt_style == "paper" else BASE_STOPS if self.prompt_style == "base" else ()
-        if self.benchmark == "ds1000" and self.prompt_style == "base":
-            stops = ds1000.COMPLETION_STOPS
+        own_stops = traits(self.benchmark).completion_stops
+        if own_stops is not None and self.prompt_style == "base":
+            stops = own_stops
         return SamplingParams(self.max_new_tokens, self.temperature, self.top_p, self.n, self.seed, stops)
 
 

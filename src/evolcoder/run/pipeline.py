@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from evolcoder.bench import BENCHMARKS
+from evolcoder.bench import BENCHMARKS, traits
 from evolcoder.errors import UserError
 from evolcoder.run.config import OPTIONAL_BENCHMARKS, RunConfig
 from evolcoder.run.stages import Progress, Stage, hash_file, hash_json, hash_lines, run_stage
@@ -76,11 +76,11 @@ def resolve_test_benchmarks(config: RunConfig) -> tuple[list[str], list[str]]:
     chosen, notes = [], []
     for name in config.test_benchmarks:
         if name in OPTIONAL_BENCHMARKS:
-            missing = _ds1000_missing()
+            missing = _setup_missing(name)
             if missing and config.require_ds1000:
-                raise UserError(f"--test-benchmarks ds1000: {missing} (or drop --require-ds1000)")
+                raise UserError(f"--test-benchmarks {name}: {missing} (or drop --require-ds1000)")
             if missing:
-                notes.append(f"ds1000 skipped: {missing}")
+                notes.append(f"{name} skipped: {missing}")
                 continue
         elif name == config.dev_benchmark:
             raise UserError(f"--test-benchmarks: {name} is the dev set that picks the round; test on others")
@@ -90,12 +90,12 @@ def resolve_test_benchmarks(config: RunConfig) -> tuple[list[str], list[str]]:
     return chosen, notes
 
 
-def _ds1000_missing() -> str | None:
-    if "ds1000" not in BENCHMARKS:
-        return "this evolcoder has no ds1000 benchmark registered"
-    from evolcoder.execution.ds1000_env import is_complete
-
-    return None if is_complete() else "its environment is absent (run: evolcoder setup ds1000)"
+def _setup_missing(name: str) -> str | None:
+    """Why optional benchmark ``name`` cannot run here, or None."""
+    if name not in BENCHMARKS:
+        return f"this evolcoder has no {name} benchmark registered"
+    check = traits(name).setup_missing
+    return None if check is None else check()
 
 
 def check_run_settings(config: RunConfig, exp: Path) -> None:
