@@ -14,36 +14,13 @@ is never rewritten once it exists, so a resumed or finished job leaves it untouc
 from __future__ import annotations
 
 import json
-import os
 import sys
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from evolcoder.errors import UserError
-
-
-def write_json_atomic(
-    path: Path | str, obj: Any, *, indent: int | None = 2, sort_keys: bool = False, default: Any = None
-) -> None:
-    """Write ``obj`` as JSON beside ``path``, then rename it into place: a kill never leaves half a file.
-
-    With ``indent`` (the default) the file ends in a newline; ``indent=None`` writes one compact line
-    without one. The parent folder is made if missing.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
-    try:
-        with open(partial, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=indent, sort_keys=sort_keys, default=default)
-            if indent is not None:
-                f.write("\n")
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+from evolcoder.jsonl import write_json_atomic  # re-exported: the settings files' writers import it here
 
 
 def flag_of(name: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from evolcoder.eval.judge import Expected, InputPayloads
 from evolcoder.execution.isolation import Limits
 from evolcoder.execution.values import decode
 from evolcoder.execution.worker import Worker, WorkerPool
+from evolcoder.jsonl import atomic_write
 
 GROUND_TRUTH_VERSION = 3  # bump whenever the wire format or the reference run changes (3: numeric digests)
 REFERENCE_SECONDS_PER_INPUT = 60.0
@@ -125,12 +125,5 @@ def _write_cache(path: Path, expected: dict[str, dict[str, Expected]]) -> None:
         task_id: {s: {"outputs": e.outputs, "seconds": e.seconds} for s, e in sets.items()}
         for task_id, sets in expected.items()
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(raw, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb", chmod=0o600) as f:  # owner-only from its creation
+        pickle.dump(raw, f, protocol=pickle.HIGHEST_PROTOCOL)

@@ -12,8 +12,7 @@ from evolcoder.execution.driver import BATCH_RECORDS, BATCH_SECONDS
 from evolcoder.execution.isolation import Limits
 from evolcoder.execution.values import WireError, decode, encode
 from evolcoder.execution.worker import RunOutcome, Worker
-
-PASS, FAIL, TIMEOUT = "pass", "fail", "timeout"
+from evolcoder.records import FAIL, PASS, TIMEOUT  # the verdict statuses, shared with the verdicts' readers
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from evolcoder.bench import ds1000, get_benchmark
+from evolcoder.bench import get_benchmark, task_traits, traits
 from evolcoder.bench.base import Task
 from evolcoder.bench.mbpp import called_names
 from evolcoder.data import DATA_FILES, cache_dir, file_sha256, resolve_data_file
@@ -39,7 +39,8 @@ from evolcoder.eval.samples import InputError, Sample, read_samples
 from evolcoder.execution.isolation import Limits, Policy
 from evolcoder.execution.values import to_jsonable
 from evolcoder.execution.worker import Worker, WorkerPool
-from evolcoder.jsonl import complete_lines
+from evolcoder.jsonl import read_rows
+from evolcoder.records import ABSENT, RESULT_KEYS, RESULTS_FILE, VERDICTS_FILE, Verdict
 from evolcoder.resume import check_settings, write_json_atomic
 from evolcoder.system import usable_cpus
 
@@ -53,7 +54,7 @@ def judged_in_process(task: Task) -> bool:
     a test process the candidate cannot reach; the EvalPlus benchmarks compare outputs here, in the
     harness. The DS-1000 problems whose results cannot cross as data (Matplotlib figures, a PyTorch
     optimizer) run beside the candidate: their verdicts say ``in_process``."""
-    return task.kind == "ds1000" and ds1000.judged_in_process(task)
+    return task_traits(task).judged_in_process(task)
 
 
 def _run_key(config: EvalConfig, data_sha: str, environment: str = "") -> str:
@@ -96,13 +97,10 @@ def _settings(config: EvalConfig, data_sha: str, environment: str) -> dict[str, 
 def read_done(path: Path, run_key: str) -> dict[str, dict]:
     """Verdicts already written by an earlier (possibly killed) run with the same settings."""
     done: dict[str, dict] = {}
-    for line in complete_lines(path):
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict) and row.get("run") == run_key and "key" in row:
-            done[row["key"]] = row
+    for _, row in read_rows(path):
+        verdict = Verdict.from_row(row or {})
+        if verdict.run == run_key and verdict.key is not ABSENT:
+            done[verdict.key] = row
     return done
 
 
@@ -135,8 +133,9 @@ class _Judge:
     def __call__(self, worker: Worker, sample: Sample) -> tuple[Sample, SetVerdict, SetVerdict | None]:
         task = self.tasks[sample.task_id]
         fail_fast = not self.config.details
-        if task.kind == "ds1000":
-            program = ds1000.program(task, sample.solution)
+        test_program = task_traits(task).program
+        if test_program is not None:  # DS-1000: a test program of the benchmark's own
+            program = test_program(task, sample.solution)
             return sample, judge_program(worker, program, self.limits, apart=not judged_in_process(task)), None
         if task.kind == "check":
             return sample, judge_check(worker, task, sample.solution, self.limits, self.times, apart=True), None
@@ -163,24 +162,22 @@ def _longest_first(todo: list[Sample], expected: dict) -> list[Sample]:
 
 
 def _row(run_key: str, sample: Sample, task: Task, base: SetVerdict, plus: SetVerdict | None, details: bool) -> dict:
-    row = {
-        "run": run_key,
-        "key": sample.key,
-        "task_id": sample.task_id,
-        "completion_id": sample.completion_id,
-        "solution": sample.solution,
-        "base_status": base.status,
-        "plus_status": plus.status if plus else None,
-        "base_fail_tests": _fail_tests(base, task, "base", details),
-        "plus_fail_tests": _fail_tests(plus, task, "plus", details),
-        "base_reason": base.reason,
-        "plus_reason": plus.reason if plus else None,
-        "in_process": judged_in_process(task),  # tests ran beside the candidate (forgeable)
-    }
-    if details:
-        row["base_details"] = base.details
-        row["plus_details"] = plus.details if plus else None
-    return row
+    return Verdict(
+        run=run_key,
+        key=sample.key,
+        task_id=sample.task_id,
+        completion_id=sample.completion_id,
+        solution=sample.solution,
+        base_status=base.status,
+        plus_status=plus.status if plus else None,
+        base_fail_tests=_fail_tests(base, task, "base", details),
+        plus_fail_tests=_fail_tests(plus, task, "plus", details),
+        base_reason=base.reason,
+        plus_reason=plus.reason if plus else None,
+        in_process=judged_in_process(task),
+        base_details=base.details if details else ABSENT,
+        plus_details=(plus.details if plus else None) if details else ABSENT,
+    ).to_row()
 
 
 @dataclass
@@ -197,19 +194,10 @@ class _Sandbox:
 
 def _sandbox(config: EvalConfig, data_path: Path) -> _Sandbox:
     hidden = (os.path.expanduser("~"), str(data_path.parent), str(cache_dir()))
-    if config.benchmark != "ds1000":
+    own_sandbox = traits(config.benchmark).sandbox
+    if own_sandbox is None:
         return _Sandbox(Policy(hidden_paths=hidden), Limits(memory_bytes=config.memory_mb << 20))
-    from evolcoder.execution.ds1000_env import describe_env, pins_hash
-    from evolcoder.execution.ds1000_sandbox import ds1000_sandbox
-
-    profile = ds1000_sandbox(
-        ds1000.seaborn_data_dir(config.data_dir),
-        hidden_paths=hidden,
-        memory_bytes=config.memory_mb << 20,
-        progress=config.progress,
-    )
-    environment = describe_env(profile.python)
-    environment["pins_hash"] = environment["pins_hash"] or pins_hash()
+    profile, environment = own_sandbox(config.data_dir, hidden, config.memory_mb << 20, config.progress)
     return _Sandbox(profile.policy, profile.limits, profile.preload, profile.python, profile.env, environment)
 
 
@@ -219,7 +207,7 @@ def select_samples(samples: list[Sample], tasks: list[Task], config: EvalConfig)
         return samples
     wanted = {t.task_id for t in tasks}
     if config.library:
-        wanted = {t.task_id for t in ds1000.load(config.data_dir, config.library)}
+        wanted = {t.task_id for t in get_benchmark(config.benchmark).load(config.data_dir, config.library)}
     present = {s.task_id for s in samples}
     chosen = [t.task_id for t in tasks if t.task_id in wanted and t.task_id in present][: config.limit]
     keep = set(chosen)
@@ -252,7 +240,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     environment = json.dumps(sandbox.environment, sort_keys=True) if sandbox.environment else ""
     run_key = _run_key(config, data_sha, environment)
     check_settings(out_dir / SETTINGS_FILE, _settings(config, data_sha, environment), way_out="use a new --output-dir")
-    verdict_path = out_dir / "verdicts.jsonl"
+    verdict_path = out_dir / VERDICTS_FILE
     done = read_done(verdict_path, run_key)
     todo = [s for s in samples if s.key not in done]
     used = {s.task_id for s in samples}
@@ -290,10 +278,11 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                 bar.update(1)
     protections = probe_sandbox(sandbox.policy, sandbox.python, sandbox.env)
     results = _results(config, samples, done, data_sha, len(all_tasks), protections)
-    if config.benchmark == "ds1000":
-        results.update(_ds1000_breakdown(config, samples, done, tasks))
+    if traits(config.benchmark).result_groups:
+        results.update(_breakdown(config, samples, done, tasks))
+    if sandbox.environment is not None:  # DS-1000's pinned environment
         results["environment"] = sandbox.environment
-    _write_json_atomic(out_dir / "eval_results.json", results)
+    _write_json_atomic(out_dir / RESULTS_FILE, results)
     return results
 
 
@@ -307,13 +296,7 @@ def _results(config: EvalConfig, samples: list[Sample], done: dict, data_sha: st
     counts_base, counts_plus = [], []
     for task_id, rows in per_task.items():
         rows.sort(key=lambda r: r["completion_id"])
-        evals[task_id] = [
-            {
-                k: r[k]
-                for k in ("task_id", "solution", "base_status", "plus_status", "base_fail_tests", "plus_fail_tests")
-            }
-            for r in rows
-        ]
+        evals[task_id] = [{k: r[k] for k in RESULT_KEYS} for r in rows]
         counts_base.append((len(rows), sum(r["base_status"] == PASS for r in rows)))
         counts_plus.append((len(rows), sum(r["base_status"] == PASS and r["plus_status"] == PASS for r in rows)))
     ks = default_ks(min(n for n, _ in counts_base), sorted(set(config.k)))
@@ -343,8 +326,9 @@ def _in_process_summary(per_task: dict[str, list[dict]]) -> dict:
     return {"n_tasks": len(task_ids), "task_ids": task_ids}
 
 
-def _ds1000_breakdown(config: EvalConfig, samples: list[Sample], done: dict, tasks: dict[str, Task]) -> dict:
-    """pass@k per library and per perturbation type, as DS-1000 and the paper report it."""
+def _breakdown(config: EvalConfig, samples: list[Sample], done: dict, tasks: dict[str, Task]) -> dict:
+    """pass@k per group of the benchmark's result_groups (DS-1000: per library and per perturbation
+    type, as DS-1000 and the paper report it), and the tasks that cannot pass offline."""
     counts: dict[str, list[int]] = {}
     for sample in samples:
         n_c = counts.setdefault(sample.task_id, [0, 0])
@@ -367,12 +351,10 @@ def _ds1000_breakdown(config: EvalConfig, samples: list[Sample], done: dict, tas
                 }
         return rows
 
-    network = sorted(ds1000.task_id(p) for p in ds1000.NEEDS_NETWORK if ds1000.task_id(p) in counts)
-    return {
-        "per_library": table("library", ds1000.LIBRARIES),
-        "per_perturbation": table("perturbation_type", ds1000.PERTURBATIONS),
-        "needs_network": network,  # cannot pass offline: the sandbox has no network
-    }
+    bench = traits(config.benchmark)
+    tables = {key: table(attribute, order) for key, attribute, order in bench.result_groups}
+    network = sorted(task_id for task_id in bench.network_task_ids if task_id in counts)
+    return {**tables, "needs_network": network}  # cannot pass offline: the sandbox has no network
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:

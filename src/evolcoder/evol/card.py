@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from evolcoder.evol.templates import HEURISTICS
+from evolcoder.records import Attempt
 
 if TYPE_CHECKING:
     from evolcoder.evol.config import EvolveConfig
@@ -22,9 +23,9 @@ def dataset_card(
     stopped: str | None,
 ) -> str:
     rounds = len(records_by_round)
-    attempts = [row for done in records_by_round for row in done.values()]
-    prompt_tokens = sum(r["prompt_tokens"] for r in attempts)
-    completion_tokens = sum(r["completion_tokens"] for r in attempts)
+    attempts = [Attempt.from_row(row) for done in records_by_round for row in done.values()]
+    prompt_tokens = sum(a.prompt_tokens for a in attempts)
+    completion_tokens = sum(a.completion_tokens for a in attempts)
     prices = config.price()
     status = "complete" if complete else f"incomplete ({stopped or 'not finished'})"
     lines = [
@@ -35,7 +36,7 @@ def dataset_card(
         f"top-p {config.top_p}, seed {config.seed}. Made by `evolcoder evolve`.",
         "",
         f"- pairs: **{len(pairs)}** ({_by_source(pairs)})",
-        f"- evolution attempts: {len(attempts)}, kept {sum(r['kept'] for r in attempts)}",
+        f"- evolution attempts: {len(attempts)}, kept {sum(a.kept for a in attempts)}",
         f"- teacher tokens: {prompt_tokens} prompt, {completion_tokens} completion; estimated cost "
         f"${(prompt_tokens * prices[0] + completion_tokens * prices[1]) / 1e6:.4f} "
         f"(USD {prices[0]:g} / {prices[1]:g} per million prompt / completion tokens)",
@@ -45,12 +46,12 @@ def dataset_card(
         "| heuristic | attempted | kept | weight |",
         "|---|---:|---:|---:|",
     ]
-    tried = Counter(r["heuristic"] for r in attempts)
-    kept = Counter(r["heuristic"] for r in attempts if r["kept"])
+    tried = Counter(a.heuristic for a in attempts)
+    kept = Counter(a.heuristic for a in attempts if a.kept)
     for name in HEURISTICS:
         lines.append(f"| {name} | {tried[name]} | {kept[name]} | {config.heuristic_weights.get(name, 0):g} |")
     lines += ["", "## Eliminated evolutions", "", "| reason | count |", "|---|---:|"]
-    reasons = Counter(r["reason"] for r in attempts if not r["kept"])
+    reasons = Counter(a.reason for a in attempts if not a.kept)
     lines += [f"| {reason} | {count} |" for reason, count in reasons.most_common()] or ["| (none) | 0 |"]
     lines += ["", "## Removed from the dataset", "", "| reason | count |", "|---|---:|"]
     removals = Counter(r["removed"] for r in removed)

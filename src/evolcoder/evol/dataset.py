@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from evolcoder.evol.card import dataset_card
 from evolcoder.evol.decontam import Decontaminator, benchmark_texts, near_dedup
 from evolcoder.evol.seeds import Seed, fold_input
+from evolcoder.jsonl import write_rows_atomic, write_text_atomic
+from evolcoder.records import STATS_FILE, Attempt, DatasetStats
 
 if TYPE_CHECKING:
     from evolcoder.evol.config import EvolveConfig
@@ -31,17 +33,17 @@ def pairs_of(seeds: list[Seed], records_by_round: list[dict[str, dict]]) -> list
         for s in seeds
     ]
     for round_number, done in enumerate(records_by_round, start=1):
-        for row in done.values():
-            if row["kept"]:
+        for attempt in map(Attempt.from_row, done.values()):
+            if attempt.kept:
                 pairs.append(
                     {
-                        "id": row["id"],
-                        "instruction": row["instruction"],
+                        "id": attempt.id,
+                        "instruction": attempt.instruction,
                         "input": "",
-                        "output": row["answer"],
+                        "output": attempt.answer,
                         "source": f"round_{round_number}",
-                        "heuristic": row["heuristic"],
-                        "depth": row["depth"],
+                        "heuristic": attempt.heuristic,
+                        "depth": attempt.depth,
                     }
                 )
     return pairs
@@ -78,21 +80,21 @@ def write_round_dataset(
     folder = config.output_dir / f"round_{round_number}"
     folder.mkdir(parents=True, exist_ok=True)
     pairs, removed = clean(pairs_of(seeds, records_by_round), config)
-    _write_jsonl(folder / "data.jsonl", pairs)
-    _write_jsonl(folder / "removed.jsonl", removed)
+    write_rows_atomic(folder / "data.jsonl", pairs)
+    write_rows_atomic(folder / "removed.jsonl", removed)
     alpaca = [{"instruction": p["instruction"], "input": p["input"], "output": p["output"]} for p in pairs]
-    _replace(folder / "alpaca.json", json.dumps(alpaca, ensure_ascii=False, indent=1))
+    write_text_atomic(folder / "alpaca.json", json.dumps(alpaca, ensure_ascii=False, indent=1))
     _save_hf(folder / "hf", pairs)
-    stats = {
-        "round": round_number,
-        "complete": complete,
-        "stopped": stopped,
-        "pairs": len(pairs),
-        "removed": dict(Counter(r["removed"] for r in removed)),
-        "by_source": dict(Counter(p["source"] for p in pairs)),
-    }
-    _replace(folder / "stats.json", json.dumps(stats, indent=2))
-    _replace(folder / "README.md", dataset_card(config, records_by_round, pairs, removed, complete, stopped))
+    stats = DatasetStats(
+        round=round_number,
+        complete=complete,
+        stopped=stopped,
+        pairs=len(pairs),
+        removed=dict(Counter(r["removed"] for r in removed)),
+        by_source=dict(Counter(p["source"] for p in pairs)),
+    )
+    write_text_atomic(folder / STATS_FILE, json.dumps(stats.to_row(), indent=2))
+    write_text_atomic(folder / "README.md", dataset_card(config, records_by_round, pairs, removed, complete, stopped))
     return folder
 
 
@@ -105,17 +107,6 @@ def _decontaminator(names: tuple[str, ...], data_dir: Path | None) -> Decontamin
     if key not in _DECONTAMINATORS:
         _DECONTAMINATORS[key] = Decontaminator(benchmark_texts(names, data_dir))
     return _DECONTAMINATORS[key]
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    _replace(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-
-
-def _replace(path: Path, text: str) -> None:
-    """Write beside, then rename: a kill never leaves a half-written dataset file."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
 
 
 def _save_hf(path: Path, pairs: list[dict]) -> None:

@@ -9,7 +9,6 @@ the round-r dataset is the seed plus the kept pairs of rounds 1..r (see ``datase
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,8 +28,9 @@ from evolcoder.evol.templates import (
     clean_evolved,
     evolution_prompt,
 )
-from evolcoder.jsonl import AppendLog, complete_lines
+from evolcoder.jsonl import AppendLog, read_rows
 from evolcoder.llm import Backend, SamplingParams, open_backend
+from evolcoder.records import Attempt
 
 NO_INFORMATION_GAIN = "no_information_gain"  # the LLM judge found the rewrite equal to the original
 TRUNCATED_INSTRUCTION = "truncated_instruction"  # the rewrite hit the token limit
@@ -232,22 +232,11 @@ def attempt(config: EvolveConfig, teacher: Backend, round_number: int, items: li
     ids = [attempt_id(item, round_number) for item in items]
     heuristics = [choose_heuristic(config.heuristic_weights, config.seed, i) for i in ids]
     rows = [
-        {
-            "id": i,
-            "seed_id": item.seed_id,
-            "round": round_number,
-            "depth": item.depth,
-            "heuristic": h,
-            "original": item.instruction,
-            "instruction": "",
-            "answer": "",
-            "kept": False,
-            "reason": None,
-            "prompt_tokens": 0,
-            "completion_tokens": 0,
-        }
+        Attempt(
+            id=i, seed_id=item.seed_id, round=round_number, depth=item.depth, heuristic=h, original=item.instruction
+        ).to_row()
         for i, item, h in zip(ids, items, heuristics, strict=True)
-    ]
+    ]  # filled in stage by stage below
     prompts = [evolution_prompt(item.instruction, h) for item, h in zip(items, heuristics, strict=True)]
     for row, generation in zip(rows, _ask(teacher, prompts, config.sampling(config.evolve_max_tokens)), strict=True):
         _count(row, generation, budget)
@@ -313,11 +302,10 @@ def read_round(config: EvolveConfig, round_number: int) -> dict[str, dict]:
     """Attempts already recorded for a round, by id (a line cut by a kill is dropped)."""
     path = round_path(config, round_number)
     done: dict[str, dict] = {}
-    for number, line in enumerate(complete_lines(path), start=1):
+    for number, row in read_rows(path):
         try:
-            row = json.loads(line)
-            done[row["id"]] = row
-        except (ValueError, KeyError, TypeError):
+            done[Attempt.from_row(row, require=("id",)).id] = row
+        except (KeyError, TypeError):
             raise UserError(f"{path}:{number}: not a record written by evolcoder evolve (field 'id')") from None
     return done
 

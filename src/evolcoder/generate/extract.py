@@ -10,16 +10,15 @@ see what the model wrote. The output is written whole or not at all.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from evolcoder.bench import ds1000, get_benchmark
+from evolcoder.bench import get_benchmark, task_traits
 from evolcoder.bench.base import Task
 from evolcoder.bench.extract import defines, extract_program, parses
 from evolcoder.eval.samples import InputError, json_rows, task_id_of, text_of
 from evolcoder.generate.config import ExtractConfig
+from evolcoder.jsonl import write_rows_atomic
 
 TEXT_FIELDS = ("response", "solution", "completion")
 
@@ -28,10 +27,12 @@ def program_for(task: Task, text: str, *, continues_prompt: bool) -> str:
     """The program to test for a model's ``text`` on ``task``.
 
     ``continues_prompt``: the text carries on from the end of the task's prompt (a completion
-    model), so prompt and text are read as one program.
+    model), so prompt and text are read as one program. A benchmark that post-processes its
+    answers (DS-1000) reads ``text`` its own way, continued or not.
     """
-    if task.kind == "ds1000":
-        return ds1000.postprocess(text, task)
+    postprocess = task_traits(task).postprocess
+    if postprocess is not None:
+        return postprocess(text, task)
     if continues_prompt:
         return extract_program(task.prompt + text, task.entry_point, "")
     return extract_program(text, task.entry_point, task.prompt)
@@ -73,15 +74,7 @@ def _extract_row(row: dict, where: str, tasks: dict[str, Task]) -> dict:
 def _write_atomic(path: Path, rows: list[dict]) -> None:
     if path.is_dir():
         raise InputError(f"{path}: --output is a folder; name the programs file to write")
-    partial = path.with_name(path.name + ".partial")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(partial, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(partial, path)
+        write_rows_atomic(path, rows, fsync=True)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise InputError(f"{path}: cannot write the programs ({exc.strerror})") from None

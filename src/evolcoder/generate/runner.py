@@ -7,21 +7,21 @@ duplicated or missing.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
-from evolcoder.bench import ds1000, get_benchmark
+from evolcoder.bench import get_benchmark
 from evolcoder.bench.base import Task
 from evolcoder.bench.prompts import base_prompt, chat_messages, paper_prompt
 from evolcoder.errors import UserError
 from evolcoder.eval.samples import normalize_task_id
 from evolcoder.generate.config import GenerateConfig
 from evolcoder.generate.extract import program_for
-from evolcoder.jsonl import AppendLog, complete_lines
+from evolcoder.jsonl import AppendLog, read_rows
 from evolcoder.llm import Backend, Generation, SamplingParams, open_backend
+from evolcoder.records import SampleRow
 from evolcoder.resume import check_settings, say_complete
 
 
@@ -39,8 +39,8 @@ def select_tasks(tasks: list[Task], config: GenerateConfig) -> list[Task]:
 
 
 def load_tasks(config: GenerateConfig) -> list[Task]:
-    if config.library:
-        return ds1000.load(config.data_dir, config.library)
+    if config.library:  # only a benchmark with libraries accepts --library (GenerateConfig checks)
+        return get_benchmark(config.benchmark).load(config.data_dir, config.library)
     return get_benchmark(config.benchmark).load(config.data_dir)
 
 
@@ -73,10 +73,10 @@ def output_settings(config: GenerateConfig) -> dict:
 def read_existing(path: Path) -> set[tuple[str, int]]:
     """(task_id, sample index) pairs already written; a line cut short by a kill is dropped."""
     done: set[tuple[str, int]] = set()
-    for number, line in enumerate(complete_lines(path), start=1):
+    for number, row in read_rows(path):
         try:
-            row = json.loads(line)
-            done.add((row["task_id"], int(row["sample_index"])))
+            sample = SampleRow.from_row(row, require=("task_id", "sample_index"))
+            done.add((sample.task_id, int(sample.sample_index)))
         except (ValueError, KeyError, TypeError):
             raise UserError(
                 f"{path}:{number}: not a row written by evolcoder generate (field 'sample_index')"
@@ -141,13 +141,13 @@ def _sample(backend: Backend, tasks: list[Task], config: GenerateConfig, params:
 def _row(task: Task, sample_index: int, generation: Generation, prompt_style: str) -> dict:
     raw = generation.text
     solution = program_for(task, raw, continues_prompt=prompt_style == "base" and not task.description)
-    return {
-        "task_id": task.task_id,
-        "sample_index": sample_index,
-        "solution": solution,
-        "raw": raw,
-        "prompt_style": prompt_style,
-        "prompt_tokens": generation.prompt_tokens,
-        "completion_tokens": generation.completion_tokens,
-        "finish_reason": generation.finish_reason,
-    }
+    return SampleRow(
+        task_id=task.task_id,
+        sample_index=sample_index,
+        solution=solution,
+        raw=raw,
+        prompt_style=prompt_style,
+        prompt_tokens=generation.prompt_tokens,
+        completion_tokens=generation.completion_tokens,
+        finish_reason=generation.finish_reason,
+    ).to_row()

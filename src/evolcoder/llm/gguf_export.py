@@ -19,14 +19,13 @@ file and moved into place, so a kill never leaves a half-written model to load.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from evolcoder.data import file_sha256
 from evolcoder.data.fetch import cache_dir
 from evolcoder.errors import UserError
+from evolcoder.jsonl import atomic_path
 from evolcoder.llm.models import default_gguf
 
 EXPORT_TYPES = ("q8_0", "f16", "f32")
@@ -42,15 +41,8 @@ def cached_gguf(folder: Path, template: Path | None = None, qtype: str = "q8_0")
     out = cache_dir() / "models" / "gguf" / f"{folder.resolve().name}-{key}-{qtype}.gguf"
     if out.is_file():
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(handle)
-    try:
-        export_gguf(folder, template, Path(tmp), qtype)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is shared like the converted models
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(out, chmod=0o644) as partial:  # the cache is shared like the converted models
+        export_gguf(folder, template, partial, qtype)
     return out
 
 

@@ -2,7 +2,8 @@
 
 Any part may be missing in a partial run (killed, DS-1000 skipped, no test stage yet): what exists
 is read, and each missing part becomes a plain sentence in ``Experiment.missing``. Nothing here
-writes to the experiment folder.
+writes to the experiment folder. Every file is read through the record type its writer writes it
+with (``evolcoder.records``), so a key read here is a key written there.
 """
 
 from __future__ import annotations
@@ -13,10 +14,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evolcoder.jsonl import read_rows
+from evolcoder.records import (
+    METRICS_FILE,
+    SUMMARY_FILE,
+    Attempt,
+    LibraryScore,
+    Metrics,
+    ModelEntry,
+    RunSetting,
+    ScoreRow,
+    Summary,
+    SummaryRound,
+    given,
+)
 from evolcoder.report.published import Setting
 from evolcoder.report.stats import wilson_interval
 
-SUMMARY_FILE = "summary.json"
 MINI_MODELS = ("base", "seed-sft", "evol-sft")  # the mini-replication's three models, weakest expected first
 
 
@@ -76,33 +90,35 @@ def load_experiment(folder: Path) -> Experiment:
     experiment = Experiment(name=folder.name, folder=folder)
     path = folder / SUMMARY_FILE
     try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         experiment.missing.append(f"`{path}` does not exist (the run has not written its summary yet)")
         return experiment
     except (OSError, ValueError) as error:
         experiment.missing.append(f"`{path}` cannot be read: {error}")
         return experiment
-    if not isinstance(summary, dict):
+    if not isinstance(raw, dict):
         experiment.missing.append(f"`{path}` is not a JSON object")
         return experiment
-    experiment.name = str(summary.get("name") or folder.name)
-    experiment.base_model = str(summary.get("base_model") or "")
-    experiment.dev = summary.get("dev") if isinstance(summary.get("dev"), dict) else {}
-    experiment.best_round = summary.get("best_round")
+    summary = Summary.from_row(raw)
+    experiment.name = str(summary.name or folder.name)
+    experiment.base_model = str(summary.base_model or "")
+    experiment.dev = summary.dev if isinstance(summary.dev, dict) else {}
+    experiment.best_round = given(summary.best_round)
     experiment.manifest = _manifest(folder, summary, experiment.missing)
-    experiment.models = _models(summary.get("models"))
-    experiment.rounds = [_round(folder, raw, experiment.missing) for raw in _list(summary.get("rounds"))]
+    experiment.models = _models(summary.models)
+    experiment.rounds = [_round(folder, row, experiment.missing) for row in _list(summary.rounds)]
     if not experiment.rounds:
         experiment.missing.append("no evolution rounds recorded (`rounds` is empty or absent)")
-    experiment.scores = [_score(experiment, raw) for raw in _list(summary.get("test")) if _is_score(raw)]
+    scores = [ScoreRow.from_row(row) for row in _list(summary.test)]
+    experiment.scores = [_score(experiment, row) for row in scores if _is_score(row)]
     if not experiment.scores:
         experiment.missing.append("no test-set results (`test` is empty or absent): the test stage has not run")
     return experiment
 
 
-def _manifest(folder: Path, summary: dict, missing: list[str]) -> Path | None:
-    name = summary.get("manifest")
+def _manifest(folder: Path, summary: Summary, missing: list[str]) -> Path | None:
+    name = summary.manifest
     if not name:
         missing.append("no manifest named in summary.json")
         return None
@@ -115,15 +131,15 @@ def _manifest(folder: Path, summary: dict, missing: list[str]) -> Path | None:
 def _models(raw: Any) -> dict[str, str]:
     if not isinstance(raw, dict):
         return {}
-    return {str(k): str(v.get("label") or k) if isinstance(v, dict) else str(k) for k, v in raw.items()}
+    return {str(k): str(ModelEntry.from_row(v).label or k) if isinstance(v, dict) else str(k) for k, v in raw.items()}
 
 
 def _list(raw: Any) -> list:
     return [item for item in raw if isinstance(item, dict)] if isinstance(raw, list) else []
 
 
-def _is_score(raw: dict) -> bool:
-    return isinstance(raw.get("pass@1"), int | float) and isinstance(raw.get("benchmark"), str)
+def _is_score(row: ScoreRow) -> bool:
+    return isinstance(row.pass1, int | float) and isinstance(row.benchmark, str)
 
 
 def _interval(passed: int | None, n: int | None) -> tuple[float, float] | None:
@@ -142,22 +158,23 @@ def _passed(fraction: float, passed: Any, n: int | None, samples: Any = 1) -> in
 
 
 def _setting(raw: Any, n_samples: Any) -> Setting:
-    if not isinstance(raw, dict) or raw.get("mode") not in ("greedy", "sampled"):
+    stated = RunSetting.from_row(raw) if isinstance(raw, dict) else None
+    if stated is None or stated.mode not in ("greedy", "sampled"):
         return Setting(mode="unstated", n=n_samples if isinstance(n_samples, int) else None)
-    temperature = raw.get("temperature")
+    temperature = stated.temperature
     return Setting(
-        mode=raw["mode"],
-        n=raw.get("n") if isinstance(raw.get("n"), int) else None,
+        mode=stated.mode,
+        n=stated.n if isinstance(stated.n, int) else None,
         temperature=float(temperature) if isinstance(temperature, int | float) else None,
     )
 
 
-def _score(experiment: Experiment, raw: dict) -> Score:
-    model = str(raw.get("model") or "?")
-    n = raw.get("n_tasks") if isinstance(raw.get("n_tasks"), int) else None
-    fraction = float(raw["pass@1"])
-    setting = _setting(raw.get("setting"), raw.get("n_samples"))
-    passed = _passed(fraction, raw.get("passed"), n, setting.n)
+def _score(experiment: Experiment, row: ScoreRow) -> Score:
+    model = str(row.model or "?")
+    n = row.n_tasks if isinstance(row.n_tasks, int) else None
+    fraction = float(row.pass1)
+    setting = _setting(row.setting, row.n_samples)
+    passed = _passed(fraction, row.passed, n, setting.n)
     common = {
         "experiment": experiment.name,
         "model": model,
@@ -166,20 +183,21 @@ def _score(experiment: Experiment, raw: dict) -> Score:
         "manifest": experiment.manifest,
     }
     per_library = {}
-    for library, lib in (raw.get("per_library") or {}).items():
-        if isinstance(lib, dict) and isinstance(lib.get("pass@1"), int | float):
-            lib_n = lib.get("n") if isinstance(lib.get("n"), int) else None
-            lib_passed = _passed(float(lib["pass@1"]), lib.get("passed"), lib_n, setting.n)
+    for library, raw in (row.per_library or {}).items():
+        lib = LibraryScore.from_row(raw) if isinstance(raw, dict) else None
+        if lib is not None and isinstance(lib.pass1, int | float):
+            lib_n = lib.n if isinstance(lib.n, int) else None
+            lib_passed = _passed(float(lib.pass1), lib.passed, lib_n, setting.n)
             per_library[str(library)] = Score(
                 benchmark="ds1000",
-                value=100 * float(lib["pass@1"]),
+                value=100 * float(lib.pass1),
                 passed=lib_passed,
                 n=lib_n,
                 interval=_interval(lib_passed, lib_n),
                 **common,
             )
     return Score(
-        benchmark=raw["benchmark"],
+        benchmark=row.benchmark,
         value=100 * fraction,
         passed=passed,
         n=n,
@@ -190,95 +208,69 @@ def _score(experiment: Experiment, raw: dict) -> Score:
 
 
 def _round(folder: Path, raw: dict, missing: list[str]) -> Round:
-    number = int(raw.get("round", 0))
-    result = Round(number=number, n_pairs=raw.get("n_pairs"))
-    dev = raw.get("dev_pass@1")
+    entry = SummaryRound.from_row(raw)
+    number = int(given(entry.round, 0))
+    result = Round(number=number, n_pairs=given(entry.n_pairs))
+    dev = entry.dev_pass1
     if isinstance(dev, int | float):
-        result.dev_n = raw.get("dev_n") if isinstance(raw.get("dev_n"), int) else None
-        result.dev_passed = _passed(float(dev), raw.get("dev_passed"), result.dev_n)
+        result.dev_n = entry.dev_n if isinstance(entry.dev_n, int) else None
+        result.dev_passed = _passed(float(dev), entry.dev_passed, result.dev_n)
         result.dev_pass1 = 100 * float(dev)
         result.dev_interval = _interval(result.dev_passed, result.dev_n)
     else:
         missing.append(f"round {number}: no dev pass@1")
-    if raw.get("train_dir"):
-        result.losses = _losses(folder / str(raw["train_dir"]) / "metrics.jsonl", number, missing)
+    if entry.train_dir:
+        result.losses = _losses(folder / str(entry.train_dir) / METRICS_FILE, number, missing)
     else:
         missing.append(f"round {number}: no training folder recorded")
     if number >= 1:
-        _evolve_counts(folder, raw.get("evolve_stats"), result, missing)
+        _evolve_counts(folder, entry.evolve_stats, result, missing)
     return result
 
 
 def _losses(path: Path, number: int, missing: list[str]) -> list[tuple[float, float]]:
     """(step, loss) rows of a training run's metrics.jsonl; a line cut by a kill is skipped."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
+    rows = _rows(path)
+    if rows is None:
         missing.append(f"round {number}: no training metrics at `{path}`")
         return []
     points = []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if (
-            isinstance(row, dict)
-            and isinstance(row.get("step"), int | float)
-            and isinstance(row.get("loss"), int | float)
-        ):
-            points.append((float(row["step"]), float(row["loss"])))
+    for metrics in map(Metrics.from_row, rows):
+        if isinstance(metrics.step, int | float) and isinstance(metrics.loss, int | float):
+            points.append((float(metrics.step), float(metrics.loss)))
     return points
 
 
-def _evolve_counts(folder: Path, stats_name: Any, result: Round, missing: list[str]) -> None:
-    """Per-heuristic attempted/kept and elimination reasons of one evolution round.
+def _rows(path: Path) -> list[dict] | None:
+    """The JSON-object lines of a JSONL file, read only (a cut last line is left out, not removed);
+    None when it cannot be read."""
+    if not path.is_file():
+        return None
+    try:
+        return [row for _, row in read_rows(path, trim=False) if row is not None]
+    except OSError:
+        return None
 
-    Taken from the dataset's stats.json when it carries them (``heuristics``, ``eliminated``),
-    else counted from the round's attempt records (``rounds/round_R.jsonl`` of the evolve folder).
+
+def _evolve_counts(folder: Path, stats_name: Any, result: Round, missing: list[str]) -> None:
+    """Per-heuristic attempted/kept and elimination reasons of one evolution round, counted from
+    the round's attempt records (``rounds/round_R.jsonl`` of the evolve folder, found beside the
+    round dataset's stats.json, whose own counts are of pairs, not attempts).
     """
     if not stats_name:
         missing.append(f"round {result.number}: no evolve statistics recorded")
         return
     stats_path = folder / str(stats_name)
-    try:
-        stats = json.loads(stats_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        stats = {}
-    heuristics = stats.get("heuristics") if isinstance(stats, dict) else None
-    if isinstance(heuristics, dict) and heuristics:
-        result.heuristics = {
-            str(k): (int(v.get("attempted", 0)), int(v.get("kept", 0)))
-            for k, v in heuristics.items()
-            if isinstance(v, dict)
-        }
-        result.eliminations = {str(k): int(v) for k, v in (stats.get("eliminated") or {}).items()}
-        return
     # evolve's own layout (DIR/round_R/stats.json beside DIR/rounds/round_R.jsonl), then evolcoder run's
     # (EXP/rounds/round_R/stats.json and EXP/evolve/rounds/round_R.jsonl)
     name = f"round_{result.number}.jsonl"
     candidates = [stats_path.parent.parent / "rounds" / name, folder / "evolve" / "rounds" / name]
-    rows = next((rows for rows in map(_attempt_rows, candidates) if rows), [])
+    rows = next((rows for rows in map(_rows, candidates) if rows), [])
     if not rows:
         missing.append(f"round {result.number}: no evolution attempts found beside `{stats_path}`")
         return
-    tried = Counter(r.get("heuristic", "?") for r in rows)
-    kept = Counter(r.get("heuristic", "?") for r in rows if r.get("kept"))
+    attempts = [Attempt.from_row(row) for row in rows]
+    tried = Counter(given(a.heuristic, "?") for a in attempts)
+    kept = Counter(given(a.heuristic, "?") for a in attempts if a.kept)
     result.heuristics = {name: (tried[name], kept[name]) for name in tried}
-    result.eliminations = dict(Counter(str(r.get("reason")) for r in rows if not r.get("kept")))
-
-
-def _attempt_rows(path: Path) -> list[dict]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    rows = []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
+    result.eliminations = dict(Counter(str(given(a.reason)) for a in attempts if not a.kept))

@@ -16,7 +16,7 @@ from pathlib import Path
 from evolcoder.errors import UserError
 from evolcoder.run.config import RunConfig
 from evolcoder.run.pipeline import planned_stages, resolve_test_benchmarks
-from evolcoder.run.stages import read_record
+from evolcoder.run.stages import stage_record
 
 # Optional engines: the backend name is valid everywhere; the package is needed where the run happens.
 OPTIONAL_MODULES = {"vllm": "pip install 'evolcoder[vllm]'"}
@@ -41,8 +41,8 @@ def dry_run(config: RunConfig) -> DryRun:
     _train(config, report)
     _backends(config, report)
     for name, kind in planned_stages(config, benchmarks):
-        record = read_record(config.output_dir, name)
-        state = record["status"] if record else "to run"
+        record = stage_record(config.output_dir, name)
+        state = record.status if record else "to run"
         report.plan.append(f"{name:<40} {kind:<9} {state}")
     return report
 

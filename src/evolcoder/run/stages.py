@@ -22,14 +22,15 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from evolcoder.data import file_sha256
-from evolcoder.resume import write_json_atomic
+from evolcoder.jsonl import write_json_atomic
+from evolcoder.records import COMPLETE, RUNNING, StageRecord, given
 
 RECORDS_DIR = "stages"
 
@@ -58,7 +59,7 @@ def hash_lines(path: Path) -> str | None:
     if not path.is_file():
         return None
     lines = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True) if line.endswith("\n")]
-    return hash_json(sorted(lines))
+    return hash_json(sorted(lines))  # kept as first written: a changed hash would rerun finished stages
 
 
 def record_path(exp: Path, name: str) -> Path:
@@ -66,10 +67,17 @@ def record_path(exp: Path, name: str) -> Path:
 
 
 def read_record(exp: Path, name: str) -> dict | None:
+    """The stage's record as written (a ``StageRecord`` row), or None when missing or unreadable."""
     try:
-        return json.loads(record_path(exp, name).read_text())
+        record = json.loads(record_path(exp, name).read_text())
     except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None
+
+
+def stage_record(exp: Path, name: str) -> StageRecord | None:
+    record = read_record(exp, name)
+    return StageRecord.from_row(record) if record else None
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -79,11 +87,11 @@ def write_json(path: Path, data: Any) -> None:
 
 def up_to_date(exp: Path, stage: Stage) -> str | None:
     """The output hash when the stage can be skipped, else None."""
-    record = read_record(exp, stage.name)
-    if not record or record.get("status") != "complete" or record.get("input_hash") != hash_json(stage.inputs):
+    record = stage_record(exp, stage.name)
+    if not record or record.status != COMPLETE or record.input_hash != hash_json(stage.inputs):
         return None
     output_hash = stage.fingerprint()
-    return output_hash if output_hash is not None and output_hash == record.get("output_hash") else None
+    return output_hash if output_hash is not None and output_hash == record.output_hash else None
 
 
 def remove_outputs(exp: Path, stage: Stage) -> None:
@@ -103,25 +111,30 @@ def run_stage(exp: Path, stage: Stage, progress: Progress | None = None) -> str:
         if progress:
             progress.skipped(stage)
         return done
-    record = read_record(exp, stage.name)
-    resuming = bool(record) and record.get("input_hash") == input_hash and record.get("status") == "running"
+    record = stage_record(exp, stage.name)
+    resuming = bool(record) and record.input_hash == input_hash and record.status == RUNNING
     if not resuming:
         remove_outputs(exp, stage)
     if progress:
         progress.started(stage, resuming)
-    started = time.time()
-    base = {"stage": stage.name, "kind": stage.kind, "round": stage.round, "input_hash": input_hash}
-    base |= {"inputs": stage.inputs, "outputs": stage.outputs}
-    write_json(record_path(exp, stage.name), base | {"status": "running", "started": started})
+    running = StageRecord(
+        stage=stage.name,
+        kind=stage.kind,
+        round=stage.round,
+        input_hash=input_hash,
+        inputs=stage.inputs,
+        outputs=stage.outputs,
+        status=RUNNING,
+        started=time.time(),
+    )
+    write_json(record_path(exp, stage.name), running.to_row())
     stage.work()
     output_hash = stage.fingerprint()
     if output_hash is None:
         raise RuntimeError(f"stage {stage.name} finished without its outputs ({', '.join(stage.outputs)})")
-    seconds = round(time.time() - started, 2)
-    write_json(
-        record_path(exp, stage.name),
-        base | {"status": "complete", "output_hash": output_hash, "started": started, "seconds": seconds},
-    )
+    seconds = round(time.time() - running.started, 2)
+    complete = replace(running, status=COMPLETE, output_hash=output_hash, seconds=seconds)
+    write_json(record_path(exp, stage.name), complete.to_row())
     if progress:
         progress.finished(stage, seconds)
     return output_hash
@@ -148,9 +161,9 @@ class Progress:
     def __post_init__(self) -> None:
         self.console = Console(file=sys.stderr, highlight=False)
         for name, kind in self.plan:
-            record = read_record(self.exp, name)
-            if record and record.get("seconds") is not None:
-                self.durations.setdefault(kind, []).append(float(record["seconds"]))
+            record = stage_record(self.exp, name)
+            if record and given(record.seconds) is not None:
+                self.durations.setdefault(kind, []).append(float(record.seconds))
 
     def drop(self, names: set[str]) -> None:
         """Stages that will not run after all (early stopping)."""

@@ -9,6 +9,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from evolcoder.jsonl import AppendLog
+from evolcoder.records import ABSENT, Metrics
 from evolcoder.train.metrics import METRICS_FILE, PLOT_FILE, ROW_FIELDS, plot_loss, read_metrics, trim_metrics
 
 
@@ -42,14 +43,20 @@ class MetricsCallback(TrainerCallback):
         if self.log is None or not logs or "loss" not in logs:  # the end-of-training summary has no "loss"
             return
         now = time.monotonic()
-        row: dict[str, Any] = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
-        row.update({key: logs[key] for key in ROW_FIELDS if key in logs})
-        tokens = int(logs.get("num_tokens", 0))
-        row["num_tokens"] = self.tokens_before + tokens
+        logged: dict[str, Any] = {key: logs[key] for key in ROW_FIELDS if key in logs}
+        tokens = int(logged.pop("num_tokens", 0))
+        speed = ABSENT
         if tokens >= self.last_tokens and now > self.last_time:
-            row["tokens_per_s"] = round((tokens - self.last_tokens) / (now - self.last_time), 2)
-        row["time"] = round(time.time(), 3)
-        self.log.write(row)
+            speed = round((tokens - self.last_tokens) / (now - self.last_time), 2)
+        row = Metrics(
+            step=state.global_step,
+            epoch=round(state.epoch or 0.0, 4),
+            **logged,
+            num_tokens=self.tokens_before + tokens,
+            tokens_per_s=speed,
+            time=round(time.time(), 3),
+        )
+        self.log.write(row.to_row())
         self.last_time, self.last_tokens = now, tokens
 
     def on_save(self, args, state, control, **kwargs) -> None:

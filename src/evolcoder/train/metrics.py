@@ -6,32 +6,31 @@ are trained again, so keeping them would give the steps twice.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
-from evolcoder.jsonl import complete_lines
+from evolcoder.jsonl import read_rows, write_rows_atomic
+from evolcoder.records import METRICS_FILE, Metrics
 
-METRICS_FILE = "metrics.jsonl"
+__all__ = ["METRICS_FILE", "PLOT_FILE", "ROW_FIELDS", "plot_loss", "read_metrics", "trim_metrics"]
+
 PLOT_FILE = "loss.png"
+# The Trainer's logged values a row keeps (``Metrics`` fields), in the row's order.
 ROW_FIELDS = ("loss", "learning_rate", "grad_norm", "entropy", "mean_token_accuracy", "num_tokens")
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """The rows of a metrics file; a last line cut short by a kill is dropped (and removed from the file)."""
-    return [json.loads(line) for line in complete_lines(path)]
+    return [row for _, row in read_rows(path) if row is not None]
 
 
 def trim_metrics(path: Path, last_step: int) -> None:
     """Keep only the rows up to ``last_step``, rewriting the file beside and renaming it into place."""
     rows = read_metrics(path)
-    kept = [row for row in rows if row["step"] <= last_step]
+    kept = [row for row in rows if Metrics.from_row(row, require=("step",)).step <= last_step]
     if len(kept) == len(rows):
         return
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
-    os.replace(partial, path)
+    write_rows_atomic(path, kept)
 
 
 def plot_loss(rows: list[dict[str, Any]], path: Path, title: str) -> None:
