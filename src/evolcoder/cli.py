@@ -178,6 +178,21 @@ def print_pass_at_k(results: dict) -> None:
         for name, row in results.get(group, {}).items():
             table.add_row(f"  {name}", *[f"{100 * row[k]:.1f}" for k in ks], str(row["n_tasks"]), "")
     Console().print(table)
+    print_failures(results)
+
+
+def print_failures(results: dict) -> None:
+    """How the failing samples divide per test set (syntax error, name/import error, wrong output ...)."""
+    sets = {name: counts for name, counts in results.get("failures", {}).items() if counts}
+    if not sets:
+        return
+    table = Table(title=f"{results['benchmark']}: why samples failed (first failing test of each)")
+    table.add_column("failure")
+    for name in sets:
+        table.add_column("plus (after base passed)" if name == "plus" else name, justify="right")
+    for label in dict.fromkeys(label for counts in sets.values() for label in counts):
+        table.add_row(label, *[str(counts.get(label, 0)) for counts in sets.values()])
+    Console().print(table)
 
 
 @app.command("reference-samples")

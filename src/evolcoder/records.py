@@ -32,6 +32,8 @@ STATS_FILE = "stats.json"
 SUMMARY_FILE = "summary.json"
 # The keys of one sample's row in eval_results.json (EvalPlus's schema): a verdict's first keys.
 RESULT_KEYS = ("task_id", "solution", "base_status", "plus_status", "base_fail_tests", "plus_fail_tests")
+# What evolcoder adds to those rows (EvalPlus's keys stay as they are): why each test set failed.
+FAILURE_KEYS = ("base_failure", "plus_failure")
 
 
 class _Absent:
@@ -129,8 +131,39 @@ class Verdict(Record):
     base_reason: str | None
     plus_reason: str | None
     in_process: bool  # the tests ran beside the candidate (forgeable)
+    base_failure: Failure | dict | None = None  # why the base tests failed; None when they passed
+    plus_failure: Failure | dict | None = None
     base_details: Any = ABSENT  # with --details only
     plus_details: Any = ABSENT
+
+
+# Failure kinds, in the order `evolcoder eval` and the report list them.
+SYNTAX_ERROR = "syntax_error"  # the solution is not valid Python
+NAME_ERROR = "name_error"  # NameError, ImportError, ModuleNotFoundError, UnboundLocalError
+EXCEPTION = "exception"  # any other exception; ``exception`` names its type
+WRONG_OUTPUT = "wrong_output"  # ran, returned something else (or a test's assert failed)
+TIMEOUT_KIND = "timeout"
+MEMORY = "memory"  # MemoryError or the sandbox's address-space limit
+BLOCKED = "blocked"  # the sandbox refused something (a blocked call, a denied system call)
+FAILURE_KINDS = (SYNTAX_ERROR, NAME_ERROR, EXCEPTION, WRONG_OUTPUT, TIMEOUT_KIND, MEMORY, BLOCKED)
+FAILURE_TEXT_CHARS = 300  # inputs, outputs and messages are cut to this many characters ("…" added)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Failure(Record):
+    """Why one test set failed: its first failing test, as a reader would want to see it."""
+
+    kind: str  # one of FAILURE_KINDS
+    message: str  # one line: "ValueError: math domain error", "expected 3, got 4", "CPU limit 1.0 s"
+    exception: str | None = None  # the exception's type name, where one was raised
+    defining: bool = False  # it happened while defining the solution (module-level code), before any test
+    test: int | None = None  # index of the first failing test (input or assert) in its set
+    input: str | None = None  # repr of that test's input (EvalPlus) or its assert line (MBPP)
+    expected: str | None = None  # repr of the expected output (EvalPlus)
+    actual: str | None = None  # repr of what the solution returned
+    line: int | None = None  # line of the solution where the exception was raised
+    source: str | None = None  # that line's text
+    limit_s: float | None = None  # the CPU limit that was hit (timeouts)
 
 
 # ---- evolcoder evolve: one evolution attempt (rounds/round_R.jsonl) -------------------------------

@@ -25,6 +25,7 @@ from evolcoder.execution.values import to_jsonable
 BENCHMARKS = ["humaneval", "humaneval+", "mbpp", "mbpp+"]
 SUBSET = 8  # tasks per benchmark in the quick tests
 ENTRY_KEYS = {"task_id", "solution", "base_status", "plus_status", "base_fail_tests", "plus_fail_tests"}
+FAILURE_KEYS = {"base_failure", "plus_failure"}  # evolcoder's own, beside EvalPlus's keys
 
 
 pytestmark = pytest.mark.usefixtures("private_cache")
@@ -224,7 +225,8 @@ def test_references_pass_and_broken_solutions_fail(benchmark: str, tmp_path: Pat
     for entries in results["eval"].values():
         assert len(entries) == len(kinds)
         for entry in entries:
-            assert set(entry) == ENTRY_KEYS
+            assert set(entry) == ENTRY_KEYS | FAILURE_KEYS
+            assert (entry["base_failure"] is None) == (entry["base_status"] == "pass")
 
     # the verdicts, in the order of the samples file
     statuses = {}

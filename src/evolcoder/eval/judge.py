@@ -8,11 +8,12 @@ from typing import Any
 
 from evolcoder.bench.base import Task
 from evolcoder.bench.compare import Comparator
+from evolcoder.eval import failures
 from evolcoder.execution.driver import BATCH_RECORDS, BATCH_SECONDS
 from evolcoder.execution.isolation import Limits
 from evolcoder.execution.values import WireError, decode, encode
 from evolcoder.execution.worker import RunOutcome, Worker
-from evolcoder.records import FAIL, PASS, TIMEOUT  # the verdict statuses, shared with the verdicts' readers
+from evolcoder.records import FAIL, PASS, TIMEOUT, Failure  # the verdict statuses, shared with their readers
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class SetVerdict:
     failed: list[int] = field(default_factory=list)  # indices of failing tests
     reason: str | None = None
     details: list[bool] | None = None
+    failure: Failure | None = None  # why, for the reader: the first failing test (None when passed)
 
 
 class InputPayloads:
@@ -85,6 +87,13 @@ def _status_from_outcome(outcome: RunOutcome) -> tuple[str, str]:
     return FAIL, reason
 
 
+def _ended(outcome: RunOutcome, failed: list[int], limit_s: float, details: list[bool] | None = None) -> SetVerdict:
+    """The verdict when the sandbox ended the run before the tests finished."""
+    status, reason = _status_from_outcome(outcome)
+    failure = failures.from_outcome(reason, limit_s)
+    return SetVerdict(status, failed=failed, reason=reason, details=details, failure=failure)
+
+
 def _timed_out(records: list[dict]) -> bool:
     """The candidate process of a request judged apart ran out of CPU time."""
     return any((r.get("candidate_ended") or {}).get("timeout") is True for r in records)
@@ -112,13 +121,19 @@ def judge_check(
         outcome = worker.run({**request, **tests}, _script_limits(limits, times), on_record)
     done = [r for r in records if r.get("done")]
     if _timed_out(records):
-        return SetVerdict(TIMEOUT, failed=[0], reason="cpu time limit exceeded")
+        failure = failures.timed_out(times.script_seconds)
+        return SetVerdict(TIMEOUT, failed=[0], reason="cpu time limit exceeded", failure=failure)
     if done and done[0].get("ok") is True:
         return SetVerdict(PASS)
     if done:
-        return SetVerdict(FAIL, failed=[0], reason=done[0].get("e") or "test failed")
-    status, reason = _status_from_outcome(outcome)
-    return SetVerdict(status, failed=[0], reason=reason)
+        error, line = done[0].get("e") or "AssertionError", done[0].get("line")
+        failure = failures.from_error(error, asserts_test=True, input=_text(line), solution=solution)
+        return SetVerdict(FAIL, failed=[0], reason=done[0].get("e") or "test failed", failure=failure)
+    return _ended(outcome, [0], times.script_seconds)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def judge_asserts(
@@ -137,12 +152,20 @@ def judge_asserts(
     records: list[dict] = []
 
     def on_record(record: dict) -> bool:
-        if "i" in record and isinstance(record.get("i"), int):
-            passed[record["i"]] = record.get("ok") is True
-            if not passed[record["i"]]:
-                state.setdefault("reason", record.get("e"))
+        i = record.get("i")
+        if isinstance(i, int) and not isinstance(i, bool):
+            passed[i] = record.get("ok") is True
+            if not passed[i] and "reason" not in state:
+                state["reason"] = record.get("e")
+                test = task.asserts[i] if 0 <= i < len(task.asserts) else None
+                state["failure"] = failures.from_error(
+                    _text(record.get("e")), asserts_test=True, test=i, input=test, solution=solution
+                )
         elif "load_error" in record:
             state["reason"] = record["load_error"]
+            state["failure"] = failures.from_error(
+                _text(record["load_error"]), asserts_test=False, defining=True, solution=solution
+            )
         elif record.get("done"):
             state["done"] = True
         elif "candidate_ended" in record:
@@ -159,13 +182,14 @@ def judge_asserts(
     details = [passed.get(i, False) for i in range(n)]
     failed = [i for i in range(n) if not details[i]]
     if _timed_out(records):
-        return SetVerdict(TIMEOUT, failed=failed, reason="cpu time limit exceeded", details=details)
+        failure = failures.timed_out(times.script_seconds, test=failed[0] if failed else None)
+        return SetVerdict(TIMEOUT, failed=failed, reason="cpu time limit exceeded", details=details, failure=failure)
     if state.get("done") and not failed:
         return SetVerdict(PASS, details=details)
     if state.get("done") or "reason" in state:
-        return SetVerdict(FAIL, failed=failed, reason=state.get("reason"), details=details)
-    status, reason = _status_from_outcome(outcome)
-    return SetVerdict(status, failed=failed, reason=reason, details=details)
+        failure = state.get("failure") or failures.from_error(None, asserts_test=True)
+        return SetVerdict(FAIL, failed=failed, reason=state.get("reason"), details=details, failure=failure)
+    return _ended(outcome, failed, times.script_seconds, details)
 
 
 def judge_io(
@@ -188,9 +212,13 @@ def judge_io(
     results: list[bool | None] = [None] * n
     state: dict[str, Any] = {"next": 0, "ready": False}
 
+    def note(failure: Failure) -> None:
+        state.setdefault("failure", failure)  # the first failing test is the one shown
+
     def on_record(record: dict) -> bool:
         if "load_error" in record:
             state["reason"] = record["load_error"]
+            note(_load_failure(record, solution, times.load_seconds))
             return False
         if record.get("ready"):
             state["ready"] = True
@@ -204,16 +232,26 @@ def judge_io(
             return False
         ok = False
         if "o" in record:
+            actual: Any = _UNREADABLE
             try:
-                ok = comparator.matches(inputs[i], decode(record["o"]), expected.outputs[i])
+                actual = decode(record["o"])
+                ok = comparator.matches(inputs[i], actual, expected.outputs[i])
             except (WireError, TypeError, ValueError, RecursionError):
                 ok = False
             if not ok:
                 state.setdefault("reason", f"wrong output on test {i}")
+                if "failure" not in state:
+                    note(failures.wrong_output(i, _call(task, inputs[i]), expected.outputs[i], actual))
         elif record.get("t"):
             state.setdefault("reason", f"time limit exceeded on test {i}")
+            if "failure" not in state:
+                note(failures.timed_out(per_input[i], test=i, input=_call(task, inputs[i])))
         else:
             state.setdefault("reason", f"test {i}: {record.get('e')}")
+            if "failure" not in state:
+                error = _text(record.get("e"))
+                line, call = record.get("l"), _call(task, inputs[i])
+                note(failures.from_error(error, asserts_test=False, test=i, input=call, line=line, solution=solution))
         results[i] = ok
         state["next"] = i + 1
         return ok or not fail_fast
@@ -248,10 +286,29 @@ def judge_io(
     if failed or "reason" in state:
         if not failed and n:
             failed = [state["next"]] if state["next"] < n else []
-        return SetVerdict(FAIL, failed=failed, reason=state.get("reason"), details=details)
-    status, reason = _status_from_outcome(outcome)
+        failure = state.get("failure") or failures.from_error(state.get("reason"), asserts_test=False)
+        return SetVerdict(FAIL, failed=failed, reason=state.get("reason"), details=details, failure=failure)
     first_missing = next((i for i, r in enumerate(results) if r is None), None)
-    return SetVerdict(status, failed=[] if first_missing is None else [first_missing], reason=reason, details=details)
+    missing = [] if first_missing is None else [first_missing]
+    limit = per_input[first_missing] if first_missing is not None else times.load_seconds
+    return _ended(outcome, missing, limit, details)
+
+
+_UNREADABLE = failures.Unreadable()
+
+
+def _call(task: Task, args: Any) -> str:
+    """A test input as the call a reader would type: ``f(1, [2, 3])``."""
+    if not isinstance(args, list | tuple):
+        return failures.shown(args)
+    return failures.cut(f"{task.entry_point}({', '.join(failures.shown(a) for a in args)})") or ""
+
+
+def _load_failure(record: dict, solution: str, load_seconds: float) -> Failure:
+    error = _text(record.get("load_error"))
+    if error == "timeout while defining the solution":
+        return failures.timed_out(load_seconds)
+    return failures.from_error(error, asserts_test=False, defining=True, line=record.get("l"), solution=solution)
 
 
 def judge_program(worker: Worker, program: str, limits: Limits, apart: bool = True) -> SetVerdict:
@@ -272,12 +329,13 @@ def judge_program(worker: Worker, program: str, limits: Limits, apart: bool = Tr
         outcome = worker.run({"kind": "program", "code": program}, limits, on_record)
     done = [r for r in records if r.get("done")]
     if _timed_out(records):
-        return SetVerdict(TIMEOUT, failed=[0], reason="cpu time limit exceeded")
+        failure = failures.timed_out(limits.cpu_seconds)
+        return SetVerdict(TIMEOUT, failed=[0], reason="cpu time limit exceeded", failure=failure)
     if done and done[0].get("ok") is True and outcome.exit_code == 0:
         return SetVerdict(PASS)
     if done and done[0].get("ok") is not True:
         line = done[0].get("line")
         reason = done[0].get("e") or "test failed"
-        return SetVerdict(FAIL, failed=[0], reason=f"{reason} (at: {line})" if line else reason)
-    status, reason = _status_from_outcome(outcome)
-    return SetVerdict(status, failed=[0], reason=reason)
+        failure = failures.from_error(_text(done[0].get("e")) or "AssertionError", asserts_test=True, input=_text(line))
+        return SetVerdict(FAIL, failed=[0], reason=f"{reason} (at: {line})" if line else reason, failure=failure)
+    return _ended(outcome, [0], limits.cpu_seconds)

@@ -22,7 +22,7 @@ from evolcoder.bench import get_benchmark, task_traits, traits
 from evolcoder.bench.base import Task
 from evolcoder.bench.mbpp import called_names
 from evolcoder.data import DATA_FILES, cache_dir, file_sha256, resolve_data_file
-from evolcoder.eval import groundtruth
+from evolcoder.eval import failures, groundtruth
 from evolcoder.eval.config import EvalConfig
 from evolcoder.eval.judge import (
     PASS,
@@ -40,13 +40,14 @@ from evolcoder.execution.isolation import Limits, Policy
 from evolcoder.execution.values import to_jsonable
 from evolcoder.execution.worker import Worker, WorkerPool
 from evolcoder.jsonl import read_rows
-from evolcoder.records import ABSENT, RESULT_KEYS, RESULTS_FILE, VERDICTS_FILE, Verdict
+from evolcoder.records import ABSENT, FAILURE_KEYS, RESULT_KEYS, RESULTS_FILE, VERDICTS_FILE, Verdict
 from evolcoder.resume import check_settings, write_json_atomic
 from evolcoder.system import usable_cpus
 
-HARNESS_VERSION = 4  # 2: code compiled as Python compiles a file; huge outputs of equal numbers match
+HARNESS_VERSION = 5  # 2: code compiled as Python compiles a file; huge outputs of equal numbers match
 # 3: HumanEval's check and MBPP's asserts run in a process apart from the candidate's (execution.apart)
 # 4: DS-1000's test programs too, but for the problems of bench.ds1000.judged_in_process
+# 5: each failing test set says why (base_failure / plus_failure)
 
 
 def judged_in_process(task: Task) -> bool:
@@ -175,6 +176,8 @@ def _row(run_key: str, sample: Sample, task: Task, base: SetVerdict, plus: SetVe
         base_reason=base.reason,
         plus_reason=plus.reason if plus else None,
         in_process=judged_in_process(task),
+        base_failure=base.failure,
+        plus_failure=plus.failure if plus else None,
         base_details=base.details if details else ABSENT,
         plus_details=(plus.details if plus else None) if details else ABSENT,
     ).to_row()
@@ -296,7 +299,7 @@ def _results(config: EvalConfig, samples: list[Sample], done: dict, data_sha: st
     counts_base, counts_plus = [], []
     for task_id, rows in per_task.items():
         rows.sort(key=lambda r: r["completion_id"])
-        evals[task_id] = [{k: r[k] for k in RESULT_KEYS} for r in rows]
+        evals[task_id] = [{k: r.get(k) for k in (*RESULT_KEYS, *FAILURE_KEYS)} for r in rows]
         counts_base.append((len(rows), sum(r["base_status"] == PASS for r in rows)))
         counts_plus.append((len(rows), sum(r["base_status"] == PASS and r["plus_status"] == PASS for r in rows)))
     ks = default_ks(min(n for n, _ in counts_base), sorted(set(config.k)))
@@ -317,7 +320,21 @@ def _results(config: EvalConfig, samples: list[Sample], done: dict, data_sha: st
         "sandbox": sandbox,
         "harness_version": HARNESS_VERSION,
         "in_process": _in_process_summary(per_task),
+        "failures": _failure_summary(per_task, has_plus),
     }
+
+
+def _failure_summary(per_task: dict[str, list[dict]], has_plus: bool) -> dict[str, dict[str, int]]:
+    """How the failing samples divide, per test set: ``{"base": {"wrong_output": 12, ...}, "plus": ...}``.
+
+    The plus set counts only samples that passed the base tests (as pass@k on base + plus does).
+    """
+    rows = [row for task_rows in per_task.values() for row in task_rows]
+    summary = {"base": failures.breakdown(r.get("base_failure") for r in rows if r["base_status"] != PASS)}
+    if has_plus:
+        plus = [r.get("plus_failure") for r in rows if r["base_status"] == PASS and r.get("plus_status") != PASS]
+        summary["plus"] = failures.breakdown(plus)
+    return summary
 
 
 def _in_process_summary(per_task: dict[str, list[dict]]) -> dict:

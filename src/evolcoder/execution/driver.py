@@ -121,6 +121,19 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
+def _solution_line(exc: BaseException) -> int | None:
+    """The line of the solution where ``exc`` was raised (its own line for a syntax error), if any.
+
+    Only a description for the reader (the failure's ``line``): the verdict never depends on it.
+    """
+    if isinstance(exc, SyntaxError) and exc.filename == "<solution>":
+        return exc.lineno
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename == "<solution>":
+            return frame.lineno
+    return None
+
+
 def compile_untrusted(source: str, filename: str) -> types.CodeType:
     """Compile as ``python file.py`` would: no compiler flags or ``__future__`` features inherited.
 
@@ -218,7 +231,7 @@ def _function_io(request: dict, payload: bytes, out: _Writer) -> None:
         out.send({"load_error": "timeout while defining the solution"})
         return
     except BaseException as exc:  # SystemExit and KeyboardInterrupt included
-        out.send({"load_error": _describe(exc)})
+        out.send({"load_error": _describe(exc), "l": _solution_line(exc)})
         return
     out.send({"ready": True})
     signal.signal(signal.SIGPROF, _on_cpu_alarm)
@@ -241,7 +254,8 @@ def _function_io(request: dict, payload: bytes, out: _Writer) -> None:
             if fail_fast:
                 break
         except BaseException as exc:
-            out.send({"i": i, "e": _describe(exc), "c": limit - remaining if remaining else limit})
+            spent = limit - remaining if remaining else limit
+            out.send({"i": i, "e": _describe(exc), "l": _solution_line(exc), "c": spent})
             if fail_fast:
                 break
     sys.stdout = real_stdout
