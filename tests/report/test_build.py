@@ -106,5 +106,8 @@ def test_cli(experiment: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, [str(experiment), "--output-dir", str(out)])
     assert result.exit_code == 0, result.output
     assert (out / "report.md").is_file()
+    assert f"report: {out / 'report.md'}" in result.output
+    assert f"html: {out / 'report.html'}" in result.output
+    assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
     result = CliRunner().invoke(app, [str(tmp_path / "nope"), "--output-dir", str(out)])
     assert result.exit_code == 2

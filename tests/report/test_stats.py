@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from evolcoder.report.stats import overlap, wilson_interval
+from evolcoder.report.stats import overlap, sign_test, wilson_interval
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,20 @@ def test_wilson_interval_rejects_impossible_counts() -> None:
 def test_overlap() -> None:
     assert overlap((0.1, 0.3), (0.3, 0.5))
     assert not overlap((0.1, 0.2), (0.3, 0.5))
+
+
+@pytest.mark.parametrize(("gained", "lost"), [(0, 0), (1, 0), (3, 2), (10, 1), (2, 14), (30, 30), (0, 25), (60, 35)])
+def test_sign_test_is_the_exact_binomial_test(gained: int, lost: int) -> None:
+    from scipy.stats import binomtest
+
+    expected = binomtest(gained, gained + lost, 0.5).pvalue if gained + lost else 1.0
+    assert sign_test(gained, lost) == pytest.approx(expected, rel=1e-12)
+    assert sign_test(gained, lost) == sign_test(lost, gained)
+
+
+def test_sign_test_known_values() -> None:
+    assert sign_test(0, 5) == pytest.approx(2 / 32)  # one of the two most extreme splits, doubled
+    assert sign_test(1, 9) == pytest.approx(2 * 11 / 1024)
+    assert sign_test(4, 4) == 1.0
+    with pytest.raises(ValueError):
+        sign_test(-1, 3)

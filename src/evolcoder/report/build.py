@@ -1,18 +1,25 @@
-"""``evolcoder report``: a markdown report and PNG figures from one or more experiment folders.
+"""``evolcoder report``: a markdown report, PNG figures and a browsable ``report.html`` from
+experiment folders (``evolcoder run``) and eval folders (``evolcoder eval``), in any mix.
 
 Flow: load the published numbers → load each experiment's summary.json (missing parts become
-notes) → draw the figures that have data → write ``report.md`` with the tables, the intervals,
-the mini-replication verdict and a list of what is missing.
+notes) and each eval folder's pass@1 → draw the figures that have data → write ``report.md`` with
+the tables, the intervals, the mini-replication verdict and a list of what is missing → write
+``report.html``: that report, the task tables, the side-by-side comparisons and the evolution.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from evolcoder.records import RESULTS_FILE
 from evolcoder.report import figures, tables
+from evolcoder.report.browse import collect, is_eval_folder
 from evolcoder.report.experiment import Experiment, Score, load_experiment
-from evolcoder.report.published import Published, load_published
+from evolcoder.report.html import HTML_FILE, write_html
+from evolcoder.report.published import Published, Setting, load_published
 from evolcoder.report.replication import VERDICT_BENCHMARKS, is_mini_replication, ordering_sentence
+from evolcoder.report.stats import wilson_interval
 
 REPORT_FILE = "report.md"
 FIGURES = {
@@ -29,13 +36,20 @@ INTERVAL_NOTE = (
 )
 
 
-def build_report(experiment_dirs: list[Path], output_dir: Path, published_file: Path | None = None) -> Path:
-    """Write ``report.md`` and the figures into ``output_dir``; returns the report's path."""
+def build_report(
+    folders: list[Path], output_dir: Path, published_file: Path | None = None, data_dir: Path | None = None
+) -> Path:
+    """Write ``report.md``, the figures and ``report.html`` into ``output_dir``; returns report.md's path.
+
+    Each folder is an eval folder when it holds eval_results.json, else an experiment folder.
+    """
     published = load_published(published_file)
-    experiments = _unique_names([load_experiment(Path(d)) for d in experiment_dirs])
+    folders = [Path(d) for d in folders]
+    evals = [folder for folder in folders if is_eval_folder(folder)]
+    experiments = _unique_names([load_experiment(folder) for folder in folders if folder not in evals])
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    scores = [s for e in experiments for s in e.scores]
+    scores = [s for e in experiments for s in e.scores] + [s for folder in evals for s in eval_scores(folder)]
     drawn = {
         "fig1": figures.plot_fig1(published, scores, output_dir / FIGURES["fig1"]),
         "ds1000": figures.plot_ds1000(published, scores, output_dir / FIGURES["ds1000"]),
@@ -43,14 +57,57 @@ def build_report(experiment_dirs: list[Path], output_dir: Path, published_file: 
         "loss": figures.plot_train_loss(experiments, output_dir / FIGURES["loss"]),
         "evolve": figures.plot_evolve(experiments, output_dir / FIGURES["evolve"]),
     }
-    lines = _header(experiments, output_dir)
+    lines = _header(experiments, output_dir) + _eval_header(evals)
     lines += _replication(experiments)
     lines += _comparison(published, scores, drawn, output_dir)
-    lines += _loop(experiments, drawn)
-    lines += _missing(experiments, drawn)
+    if experiments:
+        lines += _loop(experiments, drawn)
+        lines += _missing(experiments, drawn)
     path = output_dir / REPORT_FILE
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    names = {experiment.folder: experiment.name for experiment in experiments}
+    browse = collect(folders, names, data_dir)
+    write_html(output_dir / HTML_FILE, browse, "\n".join(lines), output_dir, "evolcoder report")
     return path
+
+
+def eval_scores(folder: Path) -> list[Score]:
+    """An eval folder's pass@1 as our scores: base tests on the benchmark's base name (HumanEval+ gives
+    HumanEval and HumanEval+), as ``evolcoder run`` reports them; the setting is not recorded there."""
+    results = json.loads((folder / RESULTS_FILE).read_text(encoding="utf-8"))
+    benchmark = str(results.get("benchmark") or "")
+    pass_at_k = results.get("pass_at_k") or {}
+    per_task = [rows for rows in (results.get("eval") or {}).values() if rows]
+    n, samples = len(per_task), max((len(rows) for rows in per_task), default=0)
+    pairs = [(benchmark.rstrip("+"), "base"), (benchmark, "plus")] if benchmark.endswith("+") else [(benchmark, "base")]
+    scores = []
+    for name, key in pairs:
+        value = (pass_at_k.get(key) or {}).get("pass@1")
+        if not isinstance(value, int | float) or not n:
+            continue
+        passed = round(value * n)
+        scores.append(
+            Score(
+                experiment=folder.name,
+                model=folder.name,
+                label="evolcoder eval",
+                benchmark=name,
+                value=100 * value,
+                passed=passed,
+                n=n,
+                setting=Setting(mode="unstated", n=samples),
+                interval=tuple(100 * x for x in wilson_interval(passed, n)),
+                manifest=None,
+            )
+        )
+    return scores
+
+
+def _eval_header(evals: list[Path]) -> list[str]:
+    if not evals:
+        return []
+    lines = ["Eval folders (`evolcoder eval`; no evolution loop, its figures are left out):", ""]
+    return lines + [f"- `{folder}`" for folder in evals] + [""]
 
 
 def _unique_names(experiments: list[Experiment]) -> list[Experiment]:
@@ -75,7 +132,7 @@ def _renamed(score: Score, name: str) -> Score:
 
 
 def _header(experiments: list[Experiment], output_dir: Path) -> list[str]:
-    lines = ["# evolcoder report", "", "Experiments:", ""]
+    lines = ["# evolcoder report", ""] + (["Experiments:", ""] if experiments else [])
     for e in experiments:
         manifest = tables.manifest_link(e.manifest, output_dir) if e.manifest else "no manifest"
         dev = e.dev

@@ -9,10 +9,14 @@ from evolcoder.report.config import ReportConfig
 
 @options.command(ReportConfig)
 def report_command(cfg: ReportConfig) -> None:
-    """Write a markdown report and PNG figures comparing the experiments with the published numbers."""
+    """Write report.md, PNG figures and a browsable report.html from experiment or eval folders."""
     from evolcoder.report.build import build_report
+    from evolcoder.report.html import HTML_FILE
 
-    absent = [str(d) for d in cfg.experiment_dirs if not d.is_dir()]
+    absent = [str(d) for d in cfg.folders if not d.is_dir()]
     if absent:
-        raise UserError(f"not a folder: {', '.join(absent)} (give folders written by `evolcoder run`)")
-    print(f"report: {build_report(cfg.experiment_dirs, cfg.output_dir)}")
+        raise UserError(
+            f"not a folder: {', '.join(absent)} (give folders written by `evolcoder run` or `evolcoder eval`)"
+        )
+    print(f"report: {build_report(cfg.folders, cfg.output_dir, data_dir=cfg.data_dir)}")
+    print(f"html: {cfg.output_dir / HTML_FILE}")

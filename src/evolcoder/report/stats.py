@@ -28,3 +28,19 @@ def wilson_interval(passed: int, n: int, z: float = Z_95) -> tuple[float, float]
 def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     """Whether two closed intervals share a point."""
     return a[0] <= b[1] and b[0] <= a[1]
+
+
+def sign_test(gained: int, lost: int) -> float:
+    """Exact two-sided sign test: the chance, under no difference (each discordant task as likely
+    gained as lost, p = 0.5), of a split at least as uneven as ``gained`` vs ``lost``.
+
+    The tasks both models pass or both fail say nothing about which is better and are left out.
+    With no discordant task the p-value is 1.
+    """
+    if gained < 0 or lost < 0:
+        raise ValueError(f"counts cannot be negative: {gained}, {lost}")
+    n = gained + lost
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(gained, lost) + 1))
+    return min(1.0, 2 * tail / 2**n)
