@@ -26,6 +26,7 @@ PASS, FAIL, TIMEOUT = "pass", "fail", "timeout"
 RUNNING, COMPLETE = "running", "complete"
 
 VERDICTS_FILE = "verdicts.jsonl"
+EVAL_SETTINGS_FILE = "eval_settings.json"  # what shaped an eval folder's verdicts (its samples file among them)
 RESULTS_FILE = "eval_results.json"
 METRICS_FILE = "metrics.jsonl"
 STATS_FILE = "stats.json"

@@ -40,7 +40,15 @@ from evolcoder.execution.isolation import Limits, Policy
 from evolcoder.execution.values import to_jsonable
 from evolcoder.execution.worker import Worker, WorkerPool
 from evolcoder.jsonl import read_rows
-from evolcoder.records import ABSENT, FAILURE_KEYS, RESULT_KEYS, RESULTS_FILE, VERDICTS_FILE, Verdict
+from evolcoder.records import (
+    ABSENT,
+    EVAL_SETTINGS_FILE,
+    FAILURE_KEYS,
+    RESULT_KEYS,
+    RESULTS_FILE,
+    VERDICTS_FILE,
+    Verdict,
+)
 from evolcoder.resume import check_settings, write_json_atomic
 from evolcoder.system import usable_cpus
 
@@ -71,9 +79,6 @@ def _run_key(config: EvalConfig, data_sha: str, environment: str = "") -> str:
     if environment:  # DS-1000: verdicts hold for the environment they ran in
         parts.append(environment)
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
-
-
-SETTINGS_FILE = "eval_settings.json"
 
 
 def _settings(config: EvalConfig, data_sha: str, environment: str) -> dict[str, Any]:
@@ -242,7 +247,8 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     environment = json.dumps(sandbox.environment, sort_keys=True) if sandbox.environment else ""
     run_key = _run_key(config, data_sha, environment)
-    check_settings(out_dir / SETTINGS_FILE, _settings(config, data_sha, environment), way_out="use a new --output-dir")
+    settings = _settings(config, data_sha, environment)
+    check_settings(out_dir / EVAL_SETTINGS_FILE, settings, way_out="use a new --output-dir")
     verdict_path = out_dir / VERDICTS_FILE
     done = read_done(verdict_path, run_key)
     todo = [s for s in samples if s.key not in done]

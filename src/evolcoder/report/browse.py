@@ -21,6 +21,7 @@ from typing import Any
 from evolcoder.jsonl import read_rows
 from evolcoder.records import (
     ABSENT,
+    EVAL_SETTINGS_FILE,
     FAIL,
     FAILURE_TEXT_CHARS,
     PASS,
@@ -40,7 +41,6 @@ from evolcoder.records import (
 )
 from evolcoder.report.stats import sign_test
 
-SETTINGS_FILE = "eval_settings.json"  # evolcoder.eval.runner.SETTINGS_FILE, read without importing the judge
 SAMPLES_KEY = "samples"  # eval_settings.json: the samples file judged
 EVOLVE_ROUNDS = Path("evolve") / "rounds"  # EXP/evolve/rounds/round_R.jsonl (run.pipeline's layout)
 UNKNOWN = "unknown"  # the failure kind of a failed sample whose eval folder predates failure records
@@ -221,7 +221,7 @@ def _samples_by_task(folder: Path, notes: list[str]) -> dict[str, list[SampleRow
 def _samples_path(folder: Path) -> Path | None:
     """eval_settings.json's samples file, else the experiment layout's ``<eval>/../samples.jsonl``."""
     try:
-        settings = json.loads((folder / SETTINGS_FILE).read_text(encoding="utf-8"))
+        settings = json.loads((folder / EVAL_SETTINGS_FILE).read_text(encoding="utf-8"))
         return Path(settings[SAMPLES_KEY])
     except (OSError, ValueError, KeyError, TypeError):
         beside = folder.parent / "samples.jsonl"
