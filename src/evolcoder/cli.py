@@ -14,7 +14,7 @@ from rich.table import Table
 from evolcoder import options
 from evolcoder.errors import UserError
 from evolcoder.eval.config import EvalConfig
-from evolcoder.evol.config import EvolveConfig
+from evolcoder.evol.config import EvolutionsConfig, EvolveConfig
 from evolcoder.generate.config import ExtractConfig, GenerateConfig
 from evolcoder.train.config import TrainConfig
 
@@ -74,6 +74,15 @@ def evolve_command(cfg: EvolveConfig) -> None:
         print(f"{folder}: {stats['pairs']} pairs {stats['by_source']}")
     if result.stopped:
         print(f"stopped early: {result.stopped}; run the same command again to go on")
+
+
+@app.command("evolutions")
+@options.command(EvolutionsConfig)
+def evolutions_command(cfg: EvolutionsConfig) -> None:
+    """Show a few evolutions of an evolve run (before, after, answer) and the kept counts per heuristic."""
+    from evolcoder.evol.show import show
+
+    print(show(cfg))
 
 
 @app.command("presets")

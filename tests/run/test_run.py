@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from evolcoder.cli import app
 from evolcoder.errors import UserError
 from evolcoder.run.config import load_run_config
 from evolcoder.run.pipeline import run_experiment
@@ -156,6 +158,22 @@ def test_the_report_of_the_real_run(killed_and_resumed: dict, tmp_path: Path) ->
     assert f"{round(killed_and_resumed['summary']['test'][0]['pass@1'] * 2)}/2" in text
     assert "HumanEval+: " in text and "ordering" in text  # the mini-replication, said plainly
     assert "manifest.json" in text
+
+
+def test_the_evolutions_of_the_real_run(killed_and_resumed: dict) -> None:
+    exp = killed_and_resumed["exp"]
+    attempts = [json.loads(line) for line in (exp / "evolve/rounds/round_1.jsonl").read_text().splitlines()]
+    for eliminated in (False, True):
+        chosen = [a for a in attempts if a["kept"] != eliminated]
+        flag = "--eliminated" if eliminated else "--kept"
+        result = CliRunner().invoke(app, ["evolutions", str(exp), "--limit", "2", flag])
+        assert result.exit_code == 0, result.output
+        assert f"{len(attempts)} evolution attempts, {sum(a['kept'] for a in attempts)} kept" in result.stdout
+        assert result.stdout.count("── ") == min(2, len(chosen))
+        for attempt in chosen[:1]:
+            assert f"── {attempt['seed_id']}, round 1, {attempt['heuristic']}" in result.stdout
+    missing = CliRunner().invoke(app, ["evolutions", str(exp / "rounds")])
+    assert missing.exit_code == 2 and "no evolve records here" in missing.stderr
 
 
 def test_a_changed_setting_is_refused_and_changes_nothing(killed_and_resumed: dict) -> None:

@@ -129,3 +129,18 @@ def parse_mapping(text: str, flag: str, kind: type) -> dict:
         except ValueError:
             raise UserError(f"{flag}: {key.strip()!r} needs a {kind.__name__} value, got {value.strip()!r}") from None
     return mapping
+
+
+@dataclass
+class EvolutionsConfig:
+    """Options of ``evolcoder evolutions``: a look at what an evolve run made."""
+
+    folder: Path = option(help="An evolve --output-dir, or an experiment folder of `evolcoder run`", positional=True)
+    limit: int = option(3, help="Evolutions to show", min=0)
+    heuristic: str | None = option(None, help="Only this heuristic's", choices=tuple(DEFAULT_WEIGHTS))
+    eliminated: bool = option(
+        False, help="Show eliminated attempts (with why) instead of kept ones", flag="--eliminated/--kept"
+    )
+
+    def __post_init__(self) -> None:
+        check(self)
