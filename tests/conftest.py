@@ -82,3 +82,65 @@ def tiny_model_dir(default_model_dir: Path, tmp_path_factory: pytest.TempPathFac
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's; .ci/run installs it (no browser download works here)
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """Headless Chromium driven by playwright (the system's browser, not a downloaded one)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+class Page:
+    """report.html opened from disk; every request but the file itself is aborted and recorded."""
+
+    def __init__(self, browser, path: Path) -> None:
+        self.url = path.resolve().as_uri()
+        self.blocked: list[str] = []
+        self.errors: list[str] = []
+        self.page = browser.new_page(viewport={"width": 1400, "height": 900})
+        self.page.route("**/*", self._route)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.goto(self.url)
+        self.page.wait_for_selector("body[data-ready]")
+
+    def _route(self, route) -> None:
+        if route.request.url == self.url:
+            route.continue_()
+        else:
+            self.blocked.append(route.request.url)
+            route.abort()
+
+    def tab(self, name: str) -> None:
+        self.page.click(f"#tabs button[data-tab={name}]")
+
+    def rows(self) -> list[str]:
+        return self.page.locator("#task-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")
+
+    def check_closed(self) -> None:
+        assert self.blocked == [], "the page asked for something beyond itself"
+        assert self.errors == []
+        self.page.close()
+
+
+@pytest.fixture
+def open_report(browser):  # noqa: ANN001, ANN201 (playwright's types)
+    """Open a report.html from disk in the browser, the network cut off: ``open_report(path) -> Page``."""
+    return lambda path: Page(browser, path)

@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from evolcoder.evol.templates import HEURISTICS
 from evolcoder.records import RESULTS_FILE, WRONG_OUTPUT, Failure
@@ -23,15 +21,6 @@ from evolcoder.report.build import build_report
 from evolcoder.report.html import HTML_FILE, tokens
 from evolcoder.report.stats import sign_test
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 REAL = "real-samples"
 N_TASKS = 12  # --limit: the first 12 HumanEval+ tasks
 FAILING = "HumanEval/1"  # the ChatGPT program fails it with a wrong output
@@ -84,48 +73,6 @@ def real_evals(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Fa
     return first, second, failure
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-class Page:
-    """report.html opened from disk; every request but the file itself is aborted and recorded."""
-
-    def __init__(self, browser, path: Path) -> None:
-        self.url = path.resolve().as_uri()
-        self.blocked: list[str] = []
-        self.errors: list[str] = []
-        self.page = browser.new_page(viewport={"width": 1400, "height": 900})
-        self.page.route("**/*", self._route)
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.goto(self.url)
-        self.page.wait_for_selector("body[data-ready]")
-
-    def _route(self, route) -> None:
-        if route.request.url == self.url:
-            route.continue_()
-        else:
-            self.blocked.append(route.request.url)
-            route.abort()
-
-    def tab(self, name: str) -> None:
-        self.page.click(f"#tabs button[data-tab={name}]")
-
-    def rows(self) -> list[str]:
-        return self.page.locator("#task-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")
-
-    def check_closed(self) -> None:
-        assert self.blocked == [], "the page asked for something beyond itself"
-        assert self.errors == []
-        self.page.close()
-
-
 def _statuses(folder: Path) -> dict[str, tuple[str, str]]:
     results = json.loads((folder / RESULTS_FILE).read_text(encoding="utf-8"))
     return {task: (rows[0]["base_status"], rows[0]["plus_status"]) for task, rows in results["eval"].items()}
@@ -138,11 +85,11 @@ def test_tokens_are_lengths_in_utf16_units() -> None:
     assert len(set(flat[1::2])) > 2  # keywords, names, strings, comments apart
 
 
-def test_eval_folders_page(real_evals, browser, tmp_path: Path) -> None:
+def test_eval_folders_page(real_evals, open_report, tmp_path: Path) -> None:
     chatgpt, ldb, failure = real_evals
     out = tmp_path / "report"
     build_report([chatgpt, ldb], out, data_dir=_data_dir())
-    page = Page(browser, out / HTML_FILE)
+    page = open_report(out / HTML_FILE)
     page.page.screenshot(path="/tmp/report_eval_paper.png", full_page=False)
     assert page.page.locator("#report-md img").count() == 2  # Figure 1 and DS-1000 analogues, embedded
     assert page.page.locator("#report-md table").count() >= 5
@@ -191,10 +138,10 @@ def test_eval_folders_page(real_evals, browser, tmp_path: Path) -> None:
     page.check_closed()
 
 
-def test_experiment_page(experiment: Path, browser, tmp_path: Path) -> None:
+def test_experiment_page(experiment: Path, open_report, tmp_path: Path) -> None:
     out = tmp_path / "report"
     build_report([experiment], out, data_dir=_data_dir())
-    page = Page(browser, out / HTML_FILE)
+    page = open_report(out / HTML_FILE)
     assert page.page.locator("#report-md img").count() == 5  # every figure of the experiment
     assert "Mini-replication" in page.page.inner_text("#report-md")
 

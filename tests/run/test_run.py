@@ -158,6 +158,26 @@ def test_the_report_of_the_real_run(killed_and_resumed: dict, tmp_path: Path) ->
     assert f"{round(killed_and_resumed['summary']['test'][0]['pass@1'] * 2)}/2" in text
     assert "HumanEval+: " in text and "ordering" in text  # the mini-replication, said plainly
     assert "manifest.json" in text
+    assert result.stdout.splitlines()[-1] == f"html: {out / 'report.html'}"
+
+
+def test_the_report_page_of_the_real_run(killed_and_resumed: dict, open_report, tmp_path: Path) -> None:
+    """report.html of the real run in Chromium: each model's HumanEval+ tasks, and the evolution browser."""
+    from evolcoder.report.build import build_report
+
+    exp, out = killed_and_resumed["exp"], tmp_path / "report"
+    build_report([exp], out)
+    page = open_report(out / "report.html")
+    page.tab("tasks")
+    assert page.page.locator("#run-select option").count() == 3  # base, seed-sft, evol-sft on HumanEval+
+    assert sorted(page.rows()) == ["HumanEval/0", "HumanEval/1"]
+    page.page.click('#task-table tr[data-id="HumanEval/0"]')
+    page.page.locator("#task-detail pre.code").wait_for()
+    page.tab("evolution")
+    page.page.locator(".chain").first.wait_for()
+    attempts = (exp / "evolve/rounds/round_1.jsonl").read_text().splitlines()
+    assert page.page.locator(".chain").count() == len(attempts) == 3  # one chain per seed, one round each
+    page.check_closed()
 
 
 def test_the_evolutions_of_the_real_run(killed_and_resumed: dict) -> None:
