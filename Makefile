@@ -33,7 +33,7 @@ $(VENV)/.installed: pyproject.toml
 
 # The main job on the embedded default: the paper's loop in miniature (the `demo` run preset). The
 # embedded SmolLM2-135M-Instruct evolves 16 Code Alpaca seeds for one round, a LoRA is trained on the
-# seed set and on the evolved set, the base and tuned models answer the first 40 HumanEval+ tasks in
+# seed set and on the evolved set, the base and tuned models answer the first 80 HumanEval+ tasks in
 # the sandbox; then a few evolutions are shown and report.html is written. Rerunning resumes.
 RUN := EVOLCODER_DATA_DIR=$${EVOLCODER_DATA_DIR:-$(DATA_DIR)} $(PY) -m evolcoder.cli
 demo: venv

@@ -1,5 +1,6 @@
 """The wheel, installed into a fresh venv outside the checkout, works from another folder: help, the
-shipped presets (a dry run of cpu-mini) and a one-step train with the cpu-demo preset."""
+shipped presets (a dry run of cpu-mini), a one-step train with the cpu-demo preset, and an eval whose
+report.html is built from the packaged page files."""
 
 from __future__ import annotations
 
@@ -102,3 +103,21 @@ def test_one_step_train_with_the_cpu_demo_preset(installed: Path, default_model_
     record = json.loads((out / "evolcoder-train.json").read_text())
     assert record["config"]["preset"] == "cpu-demo" and record["config"]["lora"] is True
     assert record["config"]["learning_rate"] == 2e-4  # the preset's value, read from the shipped file
+
+
+def test_eval_and_report_html_from_the_wheel(installed: Path, tmp_path: Path) -> None:
+    """The report's page template, style and script are package data: report.html is built from the wheel."""
+    data = os.environ.get("EVOLCODER_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+    env = {"EVOLCODER_DATA_DIR": data, "EVOLCODER_CACHE_DIR": str(tmp_path / "cache")}
+    samples = tmp_path / "refs.jsonl"
+    steps = [
+        ["reference-samples", "--benchmark", "humaneval+", "--limit", "2", "--output", str(samples)],
+        ["eval", "--benchmark", "humaneval+", "--samples", str(samples), "--output-dir", "refs_eval", "--no-progress"],
+        ["report", "refs_eval", "--output-dir", "report"],
+    ]
+    for args in steps:
+        result = _run(installed, args, tmp_path, **env)
+        assert result.returncode == 0, result.stderr[-3000:]
+    page = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert result.stdout.splitlines()[-1] == f"html: {Path('report') / 'report.html'}"
+    assert "<script" in page and "refs_eval" in page and len(page) > 10_000
