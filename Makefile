@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= $(abspath ../shared/data)
 DEMO_DIR ?= demo
 
-.PHONY: demo demo-eval test lint venv clean
+.PHONY: demo demo-eval test browser lint venv clean
 
 # llama.cpp's default build targets the build machine's own CPU (GGML_NATIVE), AMX units included, and
 # on CPUs that have them (Sapphire Rapids) its AMX kernels crash llama-cpp-python 0.3.36 on any batch
@@ -48,7 +48,11 @@ demo-eval: venv
 	$(RUN) generate --benchmark humaneval+ --backend llamacpp --model default --prompt-style chat --max-new-tokens 384 --limit $(DEMO_LIMIT) --output $(DEMO_DIR)/samples.jsonl
 	$(RUN) eval --benchmark humaneval+ --samples $(DEMO_DIR)/samples.jsonl --output-dir $(DEMO_DIR)/eval
 
-test: venv
+# The report's browser tests drive Debian's Chromium (no browser download works offline).
+browser:
+	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test: venv browser
 	$(PY) -m ruff check src tests benchmarks
 	EVOLCODER_DATA_DIR=$${EVOLCODER_DATA_DIR:-$(DATA_DIR)} $(PY) -m pytest -q
 
