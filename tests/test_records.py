@@ -124,6 +124,7 @@ def test_rows_keep_the_keys_and_order_written_before() -> None:
     assert list(VERDICT.to_row()) == [
         "run", "key", "task_id", "completion_id", "solution", "base_status", "plus_status",
         "base_fail_tests", "plus_fail_tests", "base_reason", "plus_reason", "in_process",
+        "base_failure", "plus_failure",  # HARNESS_VERSION 5: why each test set failed (null: it passed)
     ]  # fmt: skip
     running, complete = RECORDS[7].to_row(), RECORDS[8].to_row()
     assert list(running) == ["stage", "kind", "round", "input_hash", "inputs", "outputs", "status", "started"]
