@@ -19,24 +19,30 @@ LINES_SHOWN = 6  # of each instruction and answer
 WIDTH = 100
 
 
-def rounds_folder(folder: Path) -> Path:
-    """``FOLDER/rounds`` of an evolve output, or ``EXP/evolve/rounds`` of an experiment."""
+def rounds_folder(folder: Path) -> Path | None:
+    """``FOLDER/rounds`` of an evolve output, or ``EXP/evolve/rounds`` of an experiment; None if neither."""
     for candidate in (folder / "evolve" / "rounds", folder / "rounds"):
         if any(candidate.glob("round_*.jsonl")):
             return candidate
-    raise UserError(
-        "no evolve records here (rounds/round_R.jsonl); give an evolve --output-dir or a run folder", path=folder
-    )
+    return None
 
 
 def read_attempts(folder: Path) -> list[Attempt]:
     """Every attempt, round by round (read-only: a line a running evolve is writing is left alone)."""
-    files = sorted(rounds_folder(folder).glob("round_*.jsonl"), key=lambda p: int(p.stem.split("_")[-1]))
+    rounds = rounds_folder(folder)
+    if rounds is None:
+        return []
+    files = sorted(rounds.glob("round_*.jsonl"), key=lambda p: int(p.stem.split("_")[-1]))
     return [Attempt.from_row(row) for path in files for _, row in read_rows(path, trim=False) if row is not None]
 
 
 def show(config: EvolutionsConfig) -> str:
     attempts = read_attempts(config.folder)
+    if not attempts:
+        raise UserError(
+            "no evolve records here (rounds/round_R.jsonl); give an evolve --output-dir or a run folder",
+            path=config.folder,
+        )
     chosen = [
         a
         for a in attempts

@@ -11,13 +11,13 @@ are paired task by task (:class:`Pair`). An experiment's evolution attempts beco
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+from evolcoder.evol.show import read_attempts
 from evolcoder.jsonl import read_rows
 from evolcoder.records import (
     ABSENT,
@@ -42,7 +42,6 @@ from evolcoder.records import (
 from evolcoder.report.stats import sign_test
 
 SAMPLES_KEY = "samples"  # eval_settings.json: the samples file judged
-EVOLVE_ROUNDS = Path("evolve") / "rounds"  # EXP/evolve/rounds/round_R.jsonl (run.pipeline's layout)
 UNKNOWN = "unknown"  # the failure kind of a failed sample whose eval folder predates failure records
 FAIL_TESTS_SHOWN = 3  # failing tests kept per set and sample
 
@@ -302,16 +301,8 @@ def _pair(runs: list[Run], a: int, b: int) -> Pair:
 
 
 def load_evolution(folder: Path, name: str) -> Evolution:
-    """Every attempt of ``EXP/evolve/rounds/round_R.jsonl``, in round order."""
-    attempts: list[Attempt] = []
-    for path in sorted((folder / EVOLVE_ROUNDS).glob("round_*.jsonl"), key=_round_number):
-        attempts += [Attempt.from_row(row) for _, row in read_rows(path, trim=False) if row is not None]
-    return Evolution(experiment=name, attempts=attempts)
-
-
-def _round_number(path: Path) -> int:
-    match = re.search(r"(\d+)$", path.stem)
-    return int(match.group(1)) if match else 0
+    """Every attempt of ``EXP/evolve/rounds/round_R.jsonl``, in round order (evolve's own reader)."""
+    return Evolution(experiment=name, attempts=read_attempts(folder))
 
 
 class _Prompts:
