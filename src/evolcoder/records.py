@@ -185,6 +185,28 @@ class Attempt(Record):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     judge: str = ABSENT  # the teacher's information-gain answer, with --judge-equal
+    tests: str = ABSENT  # with --verify tests: the asserts the kept answer passed
+    verify_attempts: int = ABSENT  # with --verify tests: answers tried (1 + re-asks)
+    verify: list[VerifyRun | dict] = ABSENT  # with --verify tests: each try, in order
+
+
+# Outcomes of one verification try (``VerifyRun.outcome``); all but PASSED are also elimination reasons.
+PASSED = "passed"
+FAILED_OWN_TESTS = "failed_own_tests"  # the answer ran against its tests and failed them
+TESTS_CANNOT_FAIL = "tests_cannot_fail"  # too few asserts, no call of the answer, or a wrong answer passes
+TESTS_DO_NOT_PARSE = "tests_do_not_parse"
+NO_FUNCTION_TO_TEST = "no_function_to_test"  # the answer defines no Python function or class
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyRun(Record):
+    """One try of ``evolve --verify tests``: an answer, the tests the teacher wrote for it, the outcome."""
+
+    attempt: int  # 1 = the answer the evolution got; 2.. = answers asked again
+    outcome: str  # PASSED or why not (one of the outcomes above, or a text filter's reason)
+    detail: str | None = None  # the failing assert's error, the mutant that passed, ...
+    answer: str = ""
+    tests: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

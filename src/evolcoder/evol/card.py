@@ -53,6 +53,7 @@ def dataset_card(
     lines += ["", "## Eliminated evolutions", "", "| reason | count |", "|---|---:|"]
     reasons = Counter(a.reason for a in attempts if not a.kept)
     lines += [f"| {reason} | {count} |" for reason, count in reasons.most_common()] or ["| (none) | 0 |"]
+    lines += verification_section(attempts)
     lines += ["", "## Removed from the dataset", "", "| reason | count |", "|---|---:|"]
     removals = Counter(r["removed"] for r in removed)
     lines += [f"| {reason} | {count} |" for reason, count in sorted(removals.items())] or ["| (none) | 0 |"]
@@ -73,13 +74,41 @@ def dataset_card(
         "",
         "## Files",
         "",
-        "- `data.jsonl`: one pair per line (`instruction`, `input`, `output`, `source`, `heuristic`)",
+        "- `data.jsonl`: one pair per line (`instruction`, `input`, `output`, `source`, `tests`, `heuristic`;"
+        " `tests`: the asserts a verified answer passed, empty otherwise)",
         "- `alpaca.json`: the same pairs as an Alpaca JSON array (input for `evolcoder train`)",
         "- `hf/`: an HF `datasets` folder (`datasets.load_from_disk`)",
         "- `removed.jsonl`: the pairs dropped by decontamination and dedup, with the reason",
         "",
     ]
     return "\n".join(lines)
+
+
+def verification_section(attempts: list[Attempt]) -> list[str]:
+    """``--verify tests``: per heuristic, how many answers reached verification and how many passed."""
+    verified = [a for a in attempts if a.verify]
+    if not verified:
+        return []
+    lines = [
+        "",
+        "## Verification",
+        "",
+        "Answers that passed the text rules were checked against tests the teacher wrote for them, run in the "
+        "sandbox (`--verify tests`); a failing answer was asked for again.",
+        "",
+        "| heuristic | verified | passed | rate | passed on a later try |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in HEURISTICS:
+        group = [a for a in verified if a.heuristic == name]
+        passed = [a for a in group if a.kept]
+        later = sum(1 for a in passed if a.verify_attempts > 1)
+        rate = f"{len(passed) / len(group):.0%}" if group else "-"
+        lines.append(f"| {name} | {len(group)} | {len(passed)} | {rate} | {later} |")
+    outcomes = Counter(run["outcome"] for a in verified for run in a.verify)
+    lines += ["", "Outcomes of every try:", "", "| outcome | tries |", "|---|---:|"]
+    lines += [f"| {outcome} | {count} |" for outcome, count in outcomes.most_common()]
+    return lines
 
 
 def _by_source(pairs: list[dict]) -> str:

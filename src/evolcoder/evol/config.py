@@ -7,6 +7,7 @@ from pathlib import Path
 
 from evolcoder.errors import UserError
 from evolcoder.evol.templates import DEFAULT_WEIGHTS, check_weights
+from evolcoder.evol.verify import VERIFY_CHOICES
 from evolcoder.llm import BACKENDS, SamplingParams
 from evolcoder.options import check, data_dir_option, option, progress_option
 
@@ -34,7 +35,10 @@ FROZEN_FIELDS = (
     "evolve_max_tokens",
     "answer_max_tokens",
     "judge_equal",
-    "run_code",
+    "verify",
+    "verify_attempts",
+    "verify_min_asserts",
+    "tests_max_tokens",
 )
 
 
@@ -70,8 +74,19 @@ class EvolveConfig:
         help="Ask the teacher whether each rewrite adds anything (one more call per pair)",
         flag="--judge-equal/--no-judge-equal",
     )
-    run_code: bool = option(
-        False, help="Run the answer's Python in the sandbox; failures are eliminated", flag="--run-code/--no-run-code"
+    verify: str = option(
+        "none",
+        help="Check each kept answer by execution: 'run' runs its Python in the sandbox, 'tests' also has the "
+        "teacher write asserts for it, and keeps only answers that pass them; failures are eliminated",
+        choices=VERIFY_CHOICES,
+    )
+    verify_attempts: int = option(
+        3, help="--verify tests: answers tried per item (re-asks sample with another seed; not at temperature 0)", min=1
+    )
+    verify_min_asserts: int = option(3, help="--verify tests: fewest assert statements a test set may have", min=1)
+    tests_max_tokens: int = option(512, help="--verify tests: token limit of the teacher's tests", min=1)
+    sandbox_workers: int | None = option(
+        None, help="Sandboxes running answers and tests at once", show_default="usable CPUs", min=1
     )
     decontaminate: list[str] = option(
         help="Benchmarks to decontaminate against, comma-separated ('' = off)",
@@ -100,9 +115,10 @@ class EvolveConfig:
         self.price()  # checks that a cost budget has prices
         self.sampling(self.evolve_max_tokens)  # checks the sampling flags
 
-    def sampling(self, max_new_tokens: int, greedy: bool = False) -> SamplingParams:
+    def sampling(self, max_new_tokens: int, greedy: bool = False, try_number: int = 1) -> SamplingParams:
+        """The teacher's sampling; try 2, 3, ... of ``--verify tests`` draws with the seed moved on by one each."""
         temperature = 0.0 if greedy else self.temperature
-        return SamplingParams(max_new_tokens, temperature, self.top_p, 1, self.seed)
+        return SamplingParams(max_new_tokens, temperature, self.top_p, 1, self.seed + try_number - 1)
 
     def price(self) -> tuple[float, float]:
         """USD per million (prompt, completion) tokens of the teacher."""

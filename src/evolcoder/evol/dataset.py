@@ -29,7 +29,7 @@ _DECONTAMINATORS: dict[tuple, Decontaminator] = {}
 def pairs_of(seeds: list[Seed], records_by_round: list[dict[str, dict]]) -> list[dict]:
     """Seed pairs first, then each round's kept pairs in pool order."""
     pairs = [
-        {"id": s.id, "instruction": s.instruction, "input": s.input, "output": s.output, "source": "seed"}
+        {"id": s.id, "instruction": s.instruction, "input": s.input, "output": s.output, "source": "seed", "tests": ""}
         for s in seeds
     ]
     for round_number, done in enumerate(records_by_round, start=1):
@@ -42,6 +42,7 @@ def pairs_of(seeds: list[Seed], records_by_round: list[dict[str, dict]]) -> list
                         "input": "",
                         "output": attempt.answer,
                         "source": f"round_{round_number}",
+                        "tests": attempt.tests or "",  # with --verify tests: the asserts the answer passed
                         "heuristic": attempt.heuristic,
                         "depth": attempt.depth,
                     }
@@ -115,7 +116,7 @@ def _save_hf(path: Path, pairs: list[dict]) -> None:
     import datasets
 
     datasets.disable_progress_bars()  # a few-millisecond save needs no bar
-    columns = ["id", "instruction", "input", "output", "source"]
+    columns = ["id", "instruction", "input", "output", "source", "tests"]
     table = {c: [p.get(c, "") for p in pairs] for c in columns}
     table["heuristic"] = [p.get("heuristic") or "" for p in pairs]
     partial = path.with_name(path.name + ".partial")

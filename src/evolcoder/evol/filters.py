@@ -12,7 +12,6 @@ of the evolution template ("#Rewritten Prompt#").
 from __future__ import annotations
 
 import ast
-import os
 import re
 import warnings
 from typing import TYPE_CHECKING
@@ -175,19 +174,15 @@ def code_fails_to_run(answer: str, worker: Worker | None = None, seconds: float 
     ``worker`` is an ``evolcoder.execution.worker.Worker`` to reuse; without one a fresh worker
     is started and closed for this answer. An answer without Python code passes.
     """
-    from evolcoder.data import cache_dir
-    from evolcoder.data.fetch import data_dir_from_env
-    from evolcoder.execution.isolation import Limits, Policy
+    from evolcoder.evol.verify import sandbox_policy
+    from evolcoder.execution.isolation import Limits
     from evolcoder.execution.worker import Worker
 
     blocks = python_blocks(answer)
     if not blocks:
         return None
-    hidden = [os.path.expanduser("~"), str(cache_dir())]
-    if data_dir_from_env() is not None:
-        hidden.append(str(data_dir_from_env()))
     own = worker is None
-    runner = Worker(policy=Policy(hidden_paths=tuple(hidden))) if own else worker
+    runner = Worker(policy=sandbox_policy()) if own else worker
     records: list[dict] = []
 
     def on_record(record: dict) -> bool:
