@@ -17,6 +17,7 @@ from typing import Any
 from evolcoder import options, presets
 from evolcoder.errors import UserError
 from evolcoder.evol.config import EvolveConfig
+from evolcoder.evol.verify import VERIFY_CHOICES
 from evolcoder.llm import BACKENDS
 from evolcoder.options import check, data_dir_option, option, progress_option
 from evolcoder.presets import preset_path
@@ -36,6 +37,7 @@ EVOLVE_OWNED = {
     "base_url": "--teacher-base-url",
     "api_key_env": "--teacher-api-key-env",
     "concurrency": "--teacher-concurrency",
+    "verify": "--verify",
     "data_dir": "--data-dir",
     "progress": "--progress",
 }
@@ -66,8 +68,14 @@ class RunConfig:
     seed_limit: int | None = option(None, help="Only the first K seeds", min=1)
     rounds: int = option(3, help="At most K evolution rounds", min=1)
     patience: int = option(1, help="Rounds in a row without a higher dev pass@1 before stopping", min=1)
+    verify: str = option(
+        "none",
+        help="Check the teacher's answers by execution (evolve --verify): 'run' runs them, 'tests' keeps only "
+        "answers that pass asserts the teacher writes for them",
+        choices=VERIFY_CHOICES,
+    )
     evolve: dict[str, Any] = option(
-        help="An evolve option over the preset, e.g. answer_max_tokens=256",
+        help="An evolve option over the preset, e.g. answer_max_tokens=256 or verify_attempts=2",
         flag="--evolve-option",
         section=EvolveConfig,
         default_factory=dict,
@@ -159,6 +167,7 @@ class RunConfig:
                 base_url=self.teacher_base_url,
                 api_key_env=self.teacher_api_key_env,
                 concurrency=self.teacher_concurrency,
+                verify=self.verify,
                 data_dir=self.data_dir,
                 progress=self.progress,
                 **self.evolve,
