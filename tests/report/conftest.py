@@ -4,6 +4,10 @@ The files use the formats of the real commands: eval_results.json as ``evolcoder
 writes it, metrics.jsonl rows as the training callback logs them, the round dataset's stats.json as
 ``evolcoder.evol.dataset.write_round_dataset`` writes it and the attempt records of
 ``evolcoder.evol.pipeline.attempt``; summary.json follows ``evolcoder.run.summary``.
+
+``verify=True`` makes the experiment of a run with ``--verify tests``: its evolve settings say so and
+its attempts carry verification tries (``records.VerifyRun``) as ``evolve`` writes them; the pattern of
+outcomes is ``verified_case``'s, so a test can count what the report should show.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import pytest
 
 from evolcoder.evol.filters import SHORT_ANSWER, UNCHANGED
 from evolcoder.evol.templates import HEURISTICS
+from evolcoder.records import FAILED_OWN_TESTS, TESTS_CANNOT_FAIL, Attempt, VerifyRun
+from evolcoder.records import PASSED as TRY_PASSED  # PASSED here is the test scores
 
 # (model, benchmark) -> tasks passed, out of N_TASKS[benchmark]
 PASSED = {
@@ -72,8 +78,8 @@ def eval_results(benchmark: str, n_tasks: int, base_passed: int, plus_passed: in
     }
 
 
-def _test_rows(exp: Path, model: str, benchmark: str) -> list[dict]:
-    base_passed, plus_passed = PASSED[(model, benchmark)]
+def _test_rows(exp: Path, model: str, benchmark: str, passed: dict) -> list[dict]:
+    base_passed, plus_passed = passed[(model, benchmark)]
     n = N_TASKS[benchmark]
     relative = f"test/{model}/{benchmark}/eval/eval_results.json"
     results = eval_results(benchmark, n, base_passed, plus_passed)
@@ -103,7 +109,64 @@ def _ds1000_row(model: str) -> dict:
     }
 
 
-def _round(exp: Path, k: int, dev_passed: int) -> dict:
+ATTEMPTS = list(HEURISTICS) * 2  # each round's attempts: seed s{i} with heuristic ATTEMPTS[i]
+WRONG = "def f():\n    return 0\n"
+RIGHT = "def f():\n    return 1\n"
+TESTS = "assert f() == 1\nassert f() + 1 == 2\nassert f() * 2 == 2"
+
+
+def verified_case(i: int) -> tuple[list[str], str | None]:
+    """Attempt i's verification outcomes (one per try) and the reason it was eliminated (None: kept).
+
+    Every third attempt is eliminated: the odd ones by a text rule before verification (no tries),
+    the even ones in verification; the kept ones pass at once, except i % 4 == 1, passed on try 2.
+    """
+    if i % 3 == 0:
+        if i % 2:
+            return [], UNCHANGED
+        outcome = FAILED_OWN_TESTS if i % 12 == 0 else TESTS_CANNOT_FAIL
+        return [outcome, outcome], outcome
+    return ([FAILED_OWN_TESTS, TRY_PASSED] if i % 4 == 1 else [TRY_PASSED]), None
+
+
+def _attempt(k: int, i: int, heuristic: str, verify: bool) -> dict:
+    reason = None if i % 3 else (UNCHANGED if i % 2 else SHORT_ANSWER)
+    extra: dict = {}
+    if verify:
+        outcomes, reason = verified_case(i)
+        runs = [
+            VerifyRun(
+                attempt=n,
+                outcome=outcome,
+                detail=None if outcome == TRY_PASSED else f"AssertionError: try {n} of s{i}",
+                answer=RIGHT if outcome == TRY_PASSED or reason else WRONG,
+                tests=TESTS,
+            )
+            for n, outcome in enumerate(outcomes, 1)
+        ]
+        if runs:
+            extra = {"verify": runs, "verify_attempts": len(runs)}
+        if runs and reason is None:
+            extra["tests"] = TESTS
+    attempt = Attempt(
+        id=f"s{i}-r{k}",
+        seed_id=f"s{i}",
+        round=k,
+        depth=k,
+        heuristic=heuristic,
+        original="Write a function.",
+        instruction="Write a faster function.",
+        answer=RIGHT if verify else "def f(): pass",
+        kept=reason is None,
+        reason=reason,
+        prompt_tokens=10,
+        completion_tokens=20,
+        **extra,
+    )
+    return attempt.to_row()
+
+
+def _round(exp: Path, k: int, dev_passed: int, verify: bool = False) -> dict:
     folder = f"rounds/round_{k}"
     write_json(
         exp / folder / "stats.json",
@@ -118,26 +181,7 @@ def _round(exp: Path, k: int, dev_passed: int) -> dict:
         "".join(json.dumps(r) + "\n" for r in rows) + '{"step": 11, "lo', encoding="utf-8"
     )
     if k:
-        attempts = []
-        for i, heuristic in enumerate(list(HEURISTICS) * 2):
-            kept = i % 3 != 0
-            reason = None if kept else (UNCHANGED if i % 2 else SHORT_ANSWER)
-            attempts.append(
-                {
-                    "id": f"s{i}-r{k}",
-                    "seed_id": f"s{i}",
-                    "round": k,
-                    "depth": k,
-                    "heuristic": heuristic,
-                    "original": "Write a function.",
-                    "instruction": "Write a faster function.",
-                    "answer": "def f(): pass",
-                    "kept": kept,
-                    "reason": reason,
-                    "prompt_tokens": 10,
-                    "completion_tokens": 20,
-                }
-            )
+        attempts = [_attempt(k, i, heuristic, verify) for i, heuristic in enumerate(ATTEMPTS)]
         path = exp / "evolve" / "rounds" / f"round_{k}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(json.dumps(a) + "\n" for a in attempts), encoding="utf-8")
@@ -153,22 +197,35 @@ def _round(exp: Path, k: int, dev_passed: int) -> dict:
     }
 
 
-def make_experiment(root: Path, name: str = "cpu-mini", with_test: bool = True) -> Path:
+def make_experiment(
+    root: Path,
+    name: str = "cpu-mini",
+    with_test: bool = True,
+    verify: bool = False,
+    passed: dict | None = None,
+    config: dict | None = None,
+) -> Path:
+    """An experiment folder; ``passed`` replaces some of ``PASSED``, ``config`` adds to the manifest's."""
     exp = root / name
     exp.mkdir(parents=True)
-    write_json(exp / "manifest.json", {"config": {"name": name}, "git_commit": "abc"})
+    setting = "tests" if verify else "none"
+    manifest_config = {"name": name, "verify": setting, "evolve": {"verify_attempts": 2}} | (config or {})
+    write_json(exp / "manifest.json", {"config": manifest_config, "git_commit": "abc"})
+    if verify:  # evolve's own record of its settings (older folders have no verify key)
+        write_json(exp / "evolve" / "evolve_config.json", {"verify": setting, "verify_attempts": 2, "seed": 0})
     summary = {
         "schema": 1,
         "name": name,
         "manifest": "manifest.json",
         "base_model": "SmolLM2-135M-Instruct (default)",
         "dev": {"benchmark": "mbpp", "task_ids": "Mbpp/511-974 subset", "n_tasks": 40},
-        "rounds": [_round(exp, k, passed) for k, passed in DEV],
+        "rounds": [_round(exp, k, dev_passed, verify) for k, dev_passed in DEV],
         "best_round": 1,
         "models": {key: {"label": label, "path": "x"} for key, label in LABELS.items()},
     }
     if with_test:
-        rows = [row for model in LABELS for bench in N_TASKS for row in _test_rows(exp, model, bench)]
+        scores = PASSED | (passed or {})
+        rows = [row for model in LABELS for bench in N_TASKS for row in _test_rows(exp, model, bench, scores)]
         summary["test"] = rows + [_ds1000_row("evol-sft")]
     write_json(exp / "summary.json", summary)
     return exp

@@ -17,7 +17,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from evolcoder.evol.show import read_attempts
+from evolcoder.evol.show import VerifyCounts, read_attempts, reason_counts, verify_counts
 from evolcoder.jsonl import read_rows
 from evolcoder.records import (
     ABSENT,
@@ -39,7 +39,7 @@ from evolcoder.records import (
     Verdict,
     given,
 )
-from evolcoder.report.stats import sign_test
+from evolcoder.report.stats import discordant, sign_test
 
 SAMPLES_KEY = "samples"  # eval_settings.json: the samples file judged
 UNKNOWN = "unknown"  # the failure kind of a failed sample whose eval folder predates failure records
@@ -127,8 +127,12 @@ class Evolution:
         return {name: (tried[name], kept[name]) for name in sorted(tried)}
 
     def reasons(self) -> dict[str, int]:
-        """elimination reason -> attempts eliminated for it."""
-        return dict(Counter(str(given(a.reason)) for a in self.attempts if not a.kept).most_common())
+        """elimination reason -> attempts eliminated for it (``verification: OUTCOME`` apart)."""
+        return dict(reason_counts(self.attempts).most_common())
+
+    def verification(self) -> dict[str, VerifyCounts]:
+        """heuristic -> its ``--verify tests`` counts, over every round; empty when not verified."""
+        return verify_counts(self.attempts)
 
 
 @dataclass
@@ -284,9 +288,7 @@ def pair_runs(runs: list[Run]) -> list[Pair]:
 def _pair(runs: list[Run], a: int, b: int) -> Pair:
     rates_a = {t.task_id: t.pass_rate for t in runs[a].tasks}
     rates_b = {t.task_id: t.pass_rate for t in runs[b].tasks}
-    common = [task for task in rates_a if task in rates_b]
-    gained = [task for task in common if rates_b[task] > rates_a[task]]
-    lost = [task for task in common if rates_b[task] < rates_a[task]]
+    common, gained, lost = discordant(rates_a, rates_b)
     return Pair(
         a=a,
         b=b,

@@ -15,11 +15,12 @@ from pathlib import Path
 from evolcoder.records import RESULTS_FILE
 from evolcoder.report import figures, tables
 from evolcoder.report.browse import collect, is_eval_folder
-from evolcoder.report.experiment import Experiment, Score, load_experiment
+from evolcoder.report.experiment import NO_VERIFY, Experiment, Score, load_experiment
 from evolcoder.report.html import HTML_FILE, write_html
 from evolcoder.report.published import Published, Setting, load_published
 from evolcoder.report.replication import VERDICT_BENCHMARKS, is_mini_replication, ordering_sentence
 from evolcoder.report.stats import wilson_interval
+from evolcoder.report.verification import comparison_section, verification_pair
 
 REPORT_FILE = "report.md"
 FIGURES = {
@@ -59,6 +60,8 @@ def build_report(
     }
     lines = _header(experiments, output_dir) + _eval_header(evals)
     lines += _replication(experiments)
+    pair = verification_pair(experiments)
+    lines += comparison_section(*pair) if pair else []
     lines += _comparison(published, scores, drawn, output_dir)
     if experiments:
         lines += _loop(experiments, drawn)
@@ -132,7 +135,9 @@ def _renamed(score: Score, name: str) -> Score:
 
 
 def _header(experiments: list[Experiment], output_dir: Path) -> list[str]:
+    """One line per experiment; each names its ``evolve --verify`` setting where any experiment was verified."""
     lines = ["# evolcoder report", ""] + (["Experiments:", ""] if experiments else [])
+    verified = any(e.verify != NO_VERIFY for e in experiments)
     for e in experiments:
         manifest = tables.manifest_link(e.manifest, output_dir) if e.manifest else "no manifest"
         dev = e.dev
@@ -141,9 +146,9 @@ def _header(experiments: list[Experiment], output_dir: Path) -> list[str]:
             if dev
             else "dev set not recorded"
         )
-        lines.append(
-            f"- **{e.name}** (`{e.folder}`): base model {e.base_model or 'not recorded'}; {dev_text}; {manifest}"
-        )
+        verify = f"; evolved with `--verify {e.verify}`" if verified else ""
+        base = e.base_model or "not recorded"
+        lines.append(f"- **{e.name}** (`{e.folder}`): base model {base}; {dev_text}{verify}; {manifest}")
     return lines + ["", INTERVAL_NOTE, ""]
 
 

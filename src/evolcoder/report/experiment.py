@@ -4,6 +4,10 @@ Any part may be missing in a partial run (killed, DS-1000 skipped, no test stage
 is read, and each missing part becomes a plain sentence in ``Experiment.missing``. Nothing here
 writes to the experiment folder. Every file is read through the record type its writer writes it
 with (``evolcoder.records``), so a key read here is a key written there.
+
+An experiment whose evolution ran with ``--verify run`` or ``--verify tests`` (``EXP/evolve/evolve_config.json``)
+carries that setting in its display name (``NAME (--verify tests)``), so every table and figure row
+says which data its model was trained on; an unverified one is shown by its name alone.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evolcoder.evol.show import VerifyCounts, reason_counts, verify_counts
 from evolcoder.jsonl import read_rows
 from evolcoder.records import (
     METRICS_FILE,
@@ -32,6 +37,8 @@ from evolcoder.report.published import Setting
 from evolcoder.report.stats import wilson_interval
 
 MINI_MODELS = ("base", "seed-sft", "evol-sft")  # the mini-replication's three models, weakest expected first
+EVOLVE_SETTINGS = "evolve/evolve_config.json"  # evolve's record of its settings, in EXP
+NO_VERIFY = "none"  # the verify setting of a folder from before --verify (no key)
 
 
 @dataclass(frozen=True)
@@ -49,10 +56,12 @@ class Score:
     interval: tuple[float, float] | None
     manifest: Path | None
     per_library: dict[str, Score] = field(default_factory=dict)
+    tag: str = ""  # after the experiment's name: its verify setting, where it has one
+    results: Path | None = None  # its eval_results.json
 
     @property
     def display(self) -> str:
-        return f"{self.experiment}: {self.label}"
+        return f"{self.experiment}{self.tag}: {self.label}"
 
 
 @dataclass
@@ -66,6 +75,7 @@ class Round:
     losses: list[tuple[float, float]] = field(default_factory=list)  # (step, loss)
     heuristics: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (attempted, kept)
     eliminations: dict[str, int] = field(default_factory=dict)  # reason -> count
+    verification: dict[str, VerifyCounts] = field(default_factory=dict)  # name -> counts; empty: not verified
 
 
 @dataclass
@@ -80,6 +90,16 @@ class Experiment:
     models: dict[str, str] = field(default_factory=dict)  # key -> label
     scores: list[Score] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    verify: str = NO_VERIFY  # evolve's --verify
+    config: dict[str, Any] = field(default_factory=dict)  # the run's options, from its manifest
+
+    @property
+    def tag(self) -> str:
+        return "" if self.verify == NO_VERIFY else f" (--verify {self.verify})"
+
+    @property
+    def display(self) -> str:
+        return self.name + self.tag
 
     def score(self, model: str, benchmark: str) -> Score | None:
         return next((s for s in self.scores if s.model == model and s.benchmark == benchmark), None)
@@ -106,6 +126,8 @@ def load_experiment(folder: Path) -> Experiment:
     experiment.dev = summary.dev if isinstance(summary.dev, dict) else {}
     experiment.best_round = given(summary.best_round)
     experiment.manifest = _manifest(folder, summary, experiment.missing)
+    experiment.config = _run_config(experiment.manifest)
+    experiment.verify = verify_setting(folder)
     experiment.models = _models(summary.models)
     experiment.rounds = [_round(folder, row, experiment.missing) for row in _list(summary.rounds)]
     if not experiment.rounds:
@@ -126,6 +148,25 @@ def _manifest(folder: Path, summary: Summary, missing: list[str]) -> Path | None
     if not path.is_file():
         missing.append(f"manifest `{path}` does not exist")
     return path
+
+
+def verify_setting(folder: Path) -> str:
+    """The experiment's ``evolve --verify`` setting; ``none`` where its evolve settings do not name one."""
+    try:
+        settings = json.loads((folder / EVOLVE_SETTINGS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return NO_VERIFY
+    value = settings.get("verify") if isinstance(settings, dict) else None
+    return str(value) if value else NO_VERIFY
+
+
+def _run_config(manifest: Path | None) -> dict[str, Any]:
+    """The run's options as its manifest records them (``config``); empty where they cannot be read."""
+    try:
+        config = json.loads(manifest.read_text(encoding="utf-8")).get("config") if manifest else None
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return config if isinstance(config, dict) else {}
 
 
 def _models(raw: Any) -> dict[str, str]:
@@ -181,6 +222,8 @@ def _score(experiment: Experiment, row: ScoreRow) -> Score:
         "label": experiment.models.get(model, model),
         "setting": setting,
         "manifest": experiment.manifest,
+        "tag": experiment.tag,
+        "results": experiment.folder / row.results if isinstance(row.results, str) else None,
     }
     per_library = {}
     for library, raw in (row.per_library or {}).items():
@@ -273,4 +316,5 @@ def _evolve_counts(folder: Path, stats_name: Any, result: Round, missing: list[s
     tried = Counter(given(a.heuristic, "?") for a in attempts)
     kept = Counter(given(a.heuristic, "?") for a in attempts if a.kept)
     result.heuristics = {name: (tried[name], kept[name]) for name in tried}
-    result.eliminations = dict(Counter(str(given(a.reason)) for a in attempts if not a.kept))
+    result.eliminations = dict(reason_counts(attempts))
+    result.verification = verify_counts(attempts)

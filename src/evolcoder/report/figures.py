@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from evolcoder.evol.show import VERIFY_PREFIX
 from evolcoder.report.experiment import Experiment, Score
 from evolcoder.report.published import DS1000_LIBRARIES, Published, Setting
 
@@ -195,40 +196,96 @@ def plot_train_loss(experiments: list[Experiment], path: Path) -> bool:
 
 
 def plot_evolve(experiments: list[Experiment], path: Path) -> bool:
-    """Per-heuristic attempted and kept evolutions (all rounds), and the elimination reasons."""
-    heuristics: dict[str, list[int]] = {}
-    reasons: dict[str, int] = {}
+    """Per-heuristic attempted and kept evolutions (all rounds), and the elimination reasons; for
+    verified runs a middle panel splits each heuristic's verified answers by how verification ended,
+    and the reasons reached while verifying are drawn in their own colour."""
     prefix = len(experiments) > 1
-    for experiment in experiments:
-        for round_ in experiment.rounds:
-            for name, (tried, kept) in round_.heuristics.items():
-                key = f"{experiment.name}: {name}" if prefix else name
-                counts = heuristics.setdefault(key, [0, 0])
-                counts[0] += tried
-                counts[1] += kept
-            for reason, count in round_.eliminations.items():
-                key = f"{experiment.name}: {reason}" if prefix else reason
-                reasons[key] = reasons.get(key, 0) + count
+    heuristics, reasons, verified = _evolve_counts(experiments, prefix)
     if not heuristics:
         return False
     plt = _pyplot()
-    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 0.4 * max(len(heuristics), len(reasons), 4) + 2))
-    names = sorted(heuristics)
-    positions = range(len(names))
-    left.barh([p - 0.2 for p in positions], [heuristics[n][0] for n in names], height=0.4, label="attempted")
-    left.barh([p + 0.2 for p in positions], [heuristics[n][1] for n in names], height=0.4, label="kept")
-    left.set_yticks(list(positions))
-    left.set_yticklabels(names, fontsize=8)
-    left.invert_yaxis()
-    left.set_xlabel("evolutions (all rounds)")
-    left.set_title("Per heuristic")
-    left.legend(fontsize=8)
-    ordered = sorted(reasons.items(), key=lambda item: -item[1])
-    right.barh(range(len(ordered)), [c for _, c in ordered], color="#c44e52")
-    right.set_yticks(range(len(ordered)))
-    right.set_yticklabels([r for r, _ in ordered], fontsize=8)
-    right.invert_yaxis()
-    right.set_xlabel("eliminated evolutions")
-    right.set_title("Elimination reasons" if ordered else "Elimination reasons (none)")
+    panels = 3 if verified else 2
+    rows = max(len(heuristics), len(reasons), len(verified), 4)
+    figure, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 0.4 * rows + 2))
+    _heuristics_panel(axes[0], heuristics)
+    if verified:
+        _verification_panel(axes[1], verified)
+    _reasons_panel(axes[-1], reasons, verified_colours=bool(verified))
     _save(plt, figure, path)
     return True
+
+
+def _evolve_counts(
+    experiments: list[Experiment], prefix: bool
+) -> tuple[dict[str, list[int]], dict[str, int], dict[str, list[int]]]:
+    """Summed over rounds: heuristic -> [attempted, kept], reason -> count and, where verified,
+    heuristic -> [passed on the first try, passed on a later try, eliminated by verification]."""
+    heuristics: dict[str, list[int]] = {}
+    reasons: dict[str, int] = {}
+    verified: dict[str, list[int]] = {}
+    for experiment in experiments:
+        label = f"{experiment.display}: " if prefix else ""
+        for round_ in experiment.rounds:
+            for name, (tried, kept) in round_.heuristics.items():
+                _add(heuristics, label + name, [tried, kept])
+            for reason, count in round_.eliminations.items():
+                reasons[label + reason] = reasons.get(label + reason, 0) + count
+            for name, c in round_.verification.items():
+                _add(verified, label + name, [c.passed - c.later, c.later, c.verified - c.passed])
+    return heuristics, reasons, verified
+
+
+def _add(totals: dict[str, list[int]], key: str, counts: list[int]) -> None:
+    totals[key] = [a + b for a, b in zip(totals.get(key, [0] * len(counts)), counts, strict=True)]
+
+
+def _heuristics_panel(axes: Any, heuristics: dict[str, list[int]]) -> None:
+    names = sorted(heuristics)
+    positions = range(len(names))
+    axes.barh([p - 0.2 for p in positions], [heuristics[n][0] for n in names], height=0.4, label="attempted")
+    axes.barh([p + 0.2 for p in positions], [heuristics[n][1] for n in names], height=0.4, label="kept")
+    axes.set_yticks(list(positions))
+    axes.set_yticklabels(names, fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xlabel("evolutions (all rounds)")
+    axes.set_title("Per heuristic")
+    axes.legend(fontsize=8)
+
+
+VERIFY_PARTS = (
+    ("passed on the first try", "#55a868"),
+    ("passed on a later try", "#8fd19e"),
+    ("eliminated by verification", "#8172b3"),
+)
+
+
+def _verification_panel(axes: Any, verified: dict[str, list[int]]) -> None:
+    """Stacked bars: each heuristic's verified answers, kept (first or later try) or eliminated."""
+    names = sorted(verified)
+    left = [0] * len(names)
+    for part, (label, colour) in enumerate(VERIFY_PARTS):
+        widths = [verified[n][part] for n in names]
+        axes.barh(range(len(names)), widths, left=left, height=0.6, color=colour, label=label)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    axes.set_yticks(range(len(names)))
+    axes.set_yticklabels(names, fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xlabel("answers verified (all rounds)")
+    axes.set_title("Verification (--verify tests) per heuristic")
+    axes.legend(fontsize=8)
+
+
+def _reasons_panel(axes: Any, reasons: dict[str, int], verified_colours: bool) -> None:
+    ordered = sorted(reasons.items(), key=lambda item: -item[1])
+    colours = [VERIFY_PARTS[2][1] if VERIFY_PREFIX in r else "#c44e52" for r, _ in ordered]
+    axes.barh(range(len(ordered)), [c for _, c in ordered], color=colours)
+    axes.set_yticks(range(len(ordered)))
+    axes.set_yticklabels([r for r, _ in ordered], fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xlabel("eliminated evolutions")
+    axes.set_title("Elimination reasons" if ordered else "Elimination reasons (none)")
+    if verified_colours:
+        from matplotlib.patches import Patch
+
+        handles = [Patch(color="#c44e52", label="text rules"), Patch(color=VERIFY_PARTS[2][1], label="verification")]
+        axes.legend(handles=handles, fontsize=8)

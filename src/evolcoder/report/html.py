@@ -30,6 +30,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 from pygments.token import STANDARD_TYPES, _TokenType
 
+from evolcoder.evol.show import elimination_reason, tries
 from evolcoder.records import FAILURE_KINDS, PASS, Attempt, Failure, given
 from evolcoder.report.browse import UNKNOWN, Browse, Evolution, Run, Sample, TaskResult
 
@@ -203,6 +204,7 @@ def _evolution(evolution: Evolution, blobs: list[str]) -> dict[str, Any]:
         "n_seeds": len(chains),
         "counts": [[name, tried, kept] for name, (tried, kept) in evolution.counts().items()],
         "reasons": [[reason, n] for reason, n in evolution.reasons().items()],
+        "verify": [[name, c.verified, c.passed, c.later] for name, c in evolution.verification().items()],
         "blob": _add(blobs, rows),
     }
 
@@ -212,11 +214,27 @@ def _step(attempt: Attempt) -> dict[str, Any]:
         "round": given(attempt.round),
         "heuristic": str(given(attempt.heuristic, "?")),
         "kept": bool(attempt.kept),
-        "reason": given(attempt.reason),
+        "reason": None if attempt.kept else elimination_reason(attempt),
         "original": given(attempt.original, ""),
         "instruction": given(attempt.instruction, ""),
         "answer": given(attempt.answer, ""),
+        "tries": _tries(attempt),
     }
+
+
+def _tries(attempt: Attempt) -> list[dict[str, Any]]:
+    """Each verification try: its outcome and why, its tests, and its answer where it is not the one shown."""
+    shown = given(attempt.answer, "")
+    return [
+        {
+            "n": run.attempt,
+            "outcome": run.outcome,
+            "detail": given(run.detail),
+            "tests": given(run.tests, ""),
+            "answer": None if given(run.answer, "") == shown else run.answer,
+        }
+        for run in tries(attempt)
+    ]
 
 
 # ---- the page's parts ----------------------------------------------------------------------------

@@ -44,3 +44,12 @@ def sign_test(gained: int, lost: int) -> float:
         return 1.0
     tail = sum(math.comb(n, i) for i in range(min(gained, lost) + 1))
     return min(1.0, 2 * tail / 2**n)
+
+
+def discordant(rates_a: dict[str, float], rates_b: dict[str, float]) -> tuple[list[str], list[str], list[str]]:
+    """The tasks both answered, those b passes more often than a (gained) and those less often (lost),
+    each in a's order; the rates are each task's share of samples passed."""
+    common = [task for task in rates_a if task in rates_b]
+    gained = [task for task in common if rates_b[task] > rates_a[task]]
+    lost = [task for task in common if rates_b[task] < rates_a[task]]
+    return common, gained, lost

@@ -97,25 +97,62 @@ def rounds_table(experiments: list[Experiment]) -> list[str]:
         "|---|---:|---:|---:|---|---:|---|",
     ]
     for experiment in experiments:
+        name = _cell(experiment.display)
         for r in experiment.rounds:
             dev = f"{r.dev_pass1:.1f}" if r.dev_pass1 is not None else "missing"
             interval = f"[{r.dev_interval[0]:.1f}, {r.dev_interval[1]:.1f}]" if r.dev_interval else "n/a"
             tasks = f"{r.dev_passed}/{r.dev_n}" if r.dev_n else "?"
             best = "best" if r.number == experiment.best_round else ""
             pairs = r.n_pairs if r.n_pairs is not None else "?"
-            lines.append(f"| {_cell(experiment.name)} | {r.number} | {pairs} | {dev} | {interval} | {tasks} | {best} |")
+            lines.append(f"| {name} | {r.number} | {pairs} | {dev} | {interval} | {tasks} | {best} |")
     return lines
 
 
 def evolve_table(experiments: list[Experiment]) -> list[str]:
+    """Attempted and kept per heuristic, the elimination reasons and, for verified runs, the verification.
+
+    A reason reached while verifying reads ``verification: OUTCOME`` (``evol.show.elimination_reason``).
+    """
     lines = ["| experiment | round | heuristic | attempted | kept |", "|---|---:|---|---:|---:|"]
     for experiment in experiments:
         for r in experiment.rounds:
             for name, (tried, kept) in sorted(r.heuristics.items()):
-                lines.append(f"| {_cell(experiment.name)} | {r.number} | {_cell(name)} | {tried} | {kept} |")
+                lines.append(f"| {_cell(experiment.display)} | {r.number} | {_cell(name)} | {tried} | {kept} |")
     lines += ["", "| experiment | round | elimination reason | count |", "|---|---:|---|---:|"]
     for experiment in experiments:
         for r in experiment.rounds:
             for reason, count in sorted(r.eliminations.items(), key=lambda item: -item[1]):
-                lines.append(f"| {_cell(experiment.name)} | {r.number} | {_cell(reason)} | {count} |")
+                lines.append(f"| {_cell(experiment.display)} | {r.number} | {_cell(reason)} | {count} |")
+    return lines + verification_table(experiments)
+
+
+VERIFICATION_NOTE = (
+    "Verification (`evolve --verify tests`): each answer that passed the text rules was run in the sandbox "
+    "against asserts the teacher wrote for it; a failing answer was asked for again. Answers that never passed "
+    "are counted above as `verification: OUTCOME`."
+)
+
+
+def verification_table(experiments: list[Experiment]) -> list[str]:
+    """Per round and heuristic: answers verified, passed, the rate and how many passed on a later try."""
+    rows = [
+        (experiment, r.number, name, counts)
+        for experiment in experiments
+        for r in experiment.rounds
+        for name, counts in r.verification.items()
+    ]
+    if not rows:
+        return []
+    lines = [
+        "",
+        VERIFICATION_NOTE,
+        "",
+        "| experiment | round | heuristic | answers verified | passed | verified rate (%) | passed on a later try |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for experiment, number, name, c in rows:
+        lines.append(
+            f"| {_cell(experiment.display)} | {number} | {_cell(name)} | {c.verified} | {c.passed} "
+            f"| {100 * c.rate:.1f} | {c.later} |"
+        )
     return lines

@@ -202,25 +202,58 @@ async function renderChains(reset) {
   const evo = DATA.evolutions[+$("evo-select").value];
   if (!evo) return;
   if (reset) {
+    const later = evo.verify.length ? [["later", "kept, passed verification on a later try"]] : [];
     options($("heuristic-filter"), [["", "all"], ...evo.counts.map(([h]) => [h, h])]);
-    options($("reason-filter"), [["", "all"], ["kept", "kept"], ...evo.reasons.map(([r]) => [r, `eliminated: ${r}`])]);
-    $("evo-counts").innerHTML = `<table class="data" id="heuristic-counts"><thead><tr><th>heuristic</th><th>attempted</th><th>kept</th><th>kept %</th></tr></thead><tbody>` +
-      evo.counts.map(([h, n, k]) => `<tr><td>${esc(h)}</td><td class="num">${n}</td><td class="num">${k}</td><td class="num">${pct(k / n)}</td></tr>`).join("") +
-      `</tbody></table><p class="muted">Eliminated: ${evo.reasons.map(([r, n]) => `${esc(r)} ${n}`).join(", ") || "none"}</p>`;
+    options($("reason-filter"), [["", "all"], ["kept", "kept"], ...later, ...evo.reasons.map(([r]) => [r, `eliminated: ${r}`])]);
+    $("evo-counts").innerHTML = countsHtml(evo);
     evoState.shown = 50;
   }
   const chains = await blob(evo.blob);
   const h = $("heuristic-filter").value, r = $("reason-filter").value;
-  const matches = (s) => (!h || s.heuristic === h) && (!r || (r === "kept" ? s.kept : !s.kept && s.reason === r));
+  const outcome = (s) => r === "kept" ? s.kept : r === "later" ? s.kept && s.tries.length > 1 : !s.kept && s.reason === r;
+  const matches = (s) => (!h || s.heuristic === h) && (!r || outcome(s));
   const found = chains.filter((c) => c.steps.some(matches));
   $("chain-count").textContent = `${found.length} of ${chains.length} seeds`;
   $("chains").innerHTML = found.slice(0, evoState.shown).map((c) =>
     `<div class="chain"><h4>${esc(c.seed)}</h4><details><summary>seed instruction</summary><pre class="wrap">${esc(c.steps[0].original)}</pre></details>` +
     c.steps.map((s) => `<div class="step${matches(s) && (h || r) ? " match" : ""}"><span>round ${esc(s.round)}</span><span>${esc(s.heuristic)}</span>` +
-      `<span>${s.kept ? '<span class="badge pass">kept</span>' : `<span class="badge fail">${esc(s.reason)}</span>`}</span>` +
-      `<div><div class="text">${esc(s.instruction)}</div><details><summary>answer</summary><pre class="wrap">${esc(s.answer)}</pre></details></div></div>`).join("") +
+      `<span>${verdictBadge(s)}</span>` +
+      `<div><div class="text">${esc(s.instruction)}</div><details><summary>answer</summary><pre class="wrap">${esc(s.answer)}</pre></details>${triesHtml(s)}</div></div>`).join("") +
     "</div>").join("");
   $("more-chains").hidden = found.length <= evoState.shown;
+}
+
+// The counts per heuristic; with --verify tests, each heuristic's verified answers beside them.
+function countsHtml(evo) {
+  const checked = new Map(evo.verify.map(([h, ...c]) => [h, c]));
+  const extra = evo.verify.length ? "<th>verified</th><th>passed</th><th>verified %</th><th>passed on a later try</th>" : "";
+  const cells = (h) => {
+    if (!evo.verify.length) return "";
+    const [v, p, l] = checked.get(h) || [0, 0, 0];
+    return `<td class="num">${v}</td><td class="num">${p}</td><td class="num">${v ? pct(p / v) : "–"}</td><td class="num">${l}</td>`;
+  };
+  return `<table class="data" id="heuristic-counts"><thead><tr><th>heuristic</th><th>attempted</th><th>kept</th><th>kept %</th>${extra}</tr></thead><tbody>` +
+    evo.counts.map(([h, n, k]) => `<tr><td>${esc(h)}</td><td class="num">${n}</td><td class="num">${k}</td><td class="num">${pct(k / n)}</td>${cells(h)}</tr>`).join("") +
+    `</tbody></table><p class="muted">Eliminated: ${evo.reasons.map(([r, n]) => `${esc(r)} ${n}`).join(", ") || "none"}</p>`;
+}
+
+function verdictBadge(s) {
+  if (!s.kept) return `<span class="badge fail${s.tries.length ? " verify" : ""}">${esc(s.reason)}</span>`;
+  const tries = s.tries.length ? ` <span class="badge verified">verified, try ${s.tries.length}</span>` : "";
+  return '<span class="badge pass">kept</span>' + tries;
+}
+
+// Each verification try: its outcome and why, the tests the teacher wrote, its answer if not the one shown.
+function triesHtml(s) {
+  if (!s.tries.length) return "";
+  const last = s.tries[s.tries.length - 1];
+  return `<details class="verify"><summary>verification: ${s.tries.length} ${s.tries.length > 1 ? "tries" : "try"}, ${esc(last.outcome)}</summary>` +
+    s.tries.map((t) => `<div class="try" data-try="${t.n}"><b>try ${t.n}</b> ` +
+      `<span class="badge ${t.outcome === "passed" ? "pass" : "fail"}">${esc(t.outcome)}</span>` +
+      (t.detail ? ` <span class="try-detail">${esc(t.detail)}</span>` : "") +
+      (t.tests ? `<pre class="wrap tests">${esc(t.tests)}</pre>` : '<p class="muted">no tests run</p>') +
+      (t.answer === null ? "" : `<details class="try-answer"><summary>this try's answer</summary><pre class="wrap">${esc(t.answer)}</pre></details>`) +
+      "</div>").join("") + "</details>";
 }
 
 setupTasks();
