@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= $(abspath ../shared/data)
 DEMO_DIR ?= demo
 
-.PHONY: demo demo-eval test browser lint venv clean
+.PHONY: demo demo-eval verify-compare test browser lint venv clean
 
 # llama.cpp's default build targets the build machine's own CPU (GGML_NATIVE), AMX units included, and
 # on CPUs that have them (Sapphire Rapids) its AMX kernels crash llama-cpp-python 0.3.36 on any batch
@@ -47,6 +47,18 @@ DEMO_LIMIT ?= 20
 demo-eval: venv
 	$(RUN) generate --benchmark humaneval+ --backend llamacpp --model default --prompt-style chat --max-new-tokens 384 --limit $(DEMO_LIMIT) --output $(DEMO_DIR)/samples.jsonl
 	$(RUN) eval --benchmark humaneval+ --samples $(DEMO_DIR)/samples.jsonl --output-dir $(DEMO_DIR)/eval
+
+# The same run without and with execution-verified evolution (--verify tests): same seeds, same steps,
+# one report of both (dev and test pass@1 side by side with intervals). cpu-mini takes about an hour
+# per run on two cores; COMPARE_PRESET=demo about 12 minutes.
+COMPARE_PRESET ?= cpu-mini
+COMPARE_DIR ?= runs
+verify-compare: venv
+	$(RUN) run --preset $(COMPARE_PRESET) --name $(COMPARE_PRESET) --output-dir $(COMPARE_DIR)/$(COMPARE_PRESET)
+	$(RUN) run --preset $(COMPARE_PRESET) --name $(COMPARE_PRESET)-verified --verify tests \
+		--output-dir $(COMPARE_DIR)/$(COMPARE_PRESET)-verified
+	$(RUN) report $(COMPARE_DIR)/$(COMPARE_PRESET) $(COMPARE_DIR)/$(COMPARE_PRESET)-verified \
+		--output-dir $(COMPARE_DIR)/$(COMPARE_PRESET)-verify-report
 
 # The report's browser tests drive Debian's Chromium (no browser download works offline).
 browser:

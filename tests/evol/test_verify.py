@@ -12,8 +12,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from evolcoder.evol import verify
 from evolcoder.evol.config import EvolveConfig
 from evolcoder.evol.pipeline import evolve, read_round
@@ -186,7 +184,41 @@ def test_verify_run_is_todays_run_code(tmp_path: Path) -> None:
     assert attempts["PASSES"].verify is None or not attempts["PASSES"].verify  # no tests asked for
 
 
-@pytest.mark.slow
+def check_real_round(cfg: EvolveConfig, items: int) -> None:
+    """What any teacher's verified round must satisfy: every try recorded, the reason its furthest outcome."""
+    rows = list(read_round(cfg, 1).values())
+    assert len(rows) == items
+    for row in map(Attempt.from_row, rows):
+        if row.verify:  # it survived the text rules
+            assert 1 <= row.verify_attempts == len(row.verify) <= cfg.verify_attempts
+            assert row.kept == (row.verify[-1]["outcome"] == PASSED)
+            assert row.kept or row.reason == verify.furthest([run["outcome"] for run in row.verify])
+            assert all(run["tests"] for run in row.verify if run["outcome"] in (PASSED, FAILED_OWN_TESTS))
+        else:
+            assert not row.kept
+    assert "## Verification" in (cfg.output_dir / "round_1" / "README.md").read_text()
+
+
+def test_a_verified_round_through_a_real_openai_compatible_server(server_url: str, tmp_path: Path) -> None:
+    cfg = EvolveConfig(
+        output_dir=tmp_path / "evolve",
+        limit=4,
+        teacher_backend="openai",
+        teacher="smollm2",
+        base_url=server_url,
+        concurrency=3,
+        evolve_max_tokens=64,
+        answer_max_tokens=160,
+        tests_max_tokens=128,
+        verify="tests",
+        verify_attempts=2,
+        decontaminate=[],
+        progress=False,
+    )
+    evolve(cfg)
+    check_real_round(cfg, 4)
+
+
 def test_one_real_verified_round_with_the_embedded_teacher(tmp_path: Path) -> None:
     cfg = EvolveConfig(
         output_dir=tmp_path / "evolve",
@@ -201,15 +233,4 @@ def test_one_real_verified_round_with_the_embedded_teacher(tmp_path: Path) -> No
         progress=False,
     )
     evolve(cfg)
-    rows = list(read_round(cfg, 1).values())
-    assert len(rows) == 6
-    for row in map(Attempt.from_row, rows):
-        if row.verify:  # it survived the text rules: every try is recorded, the reason is its furthest outcome
-            assert 1 <= row.verify_attempts == len(row.verify) <= 2
-            assert row.kept == (row.verify[-1]["outcome"] == PASSED)
-            assert row.kept or row.reason == verify.furthest([run["outcome"] for run in row.verify])
-            assert all(run["tests"] for run in row.verify if run["outcome"] in (PASSED, FAILED_OWN_TESTS))
-        else:
-            assert not row.kept
-    card = (cfg.output_dir / "round_1" / "README.md").read_text()
-    assert "## Verification" in card
+    check_real_round(cfg, 6)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from evolcoder.evol.show import verify_counts
 from evolcoder.evol.templates import HEURISTICS
 from evolcoder.records import Attempt
 
@@ -99,12 +100,13 @@ def verification_section(attempts: list[Attempt]) -> list[str]:
         "| heuristic | verified | passed | rate | passed on a later try |",
         "|---|---:|---:|---:|---:|",
     ]
+    counts = verify_counts(attempts)
     for name in HEURISTICS:
-        group = [a for a in verified if a.heuristic == name]
-        passed = [a for a in group if a.kept]
-        later = sum(1 for a in passed if a.verify_attempts > 1)
-        rate = f"{len(passed) / len(group):.0%}" if group else "-"
-        lines.append(f"| {name} | {len(group)} | {len(passed)} | {rate} | {later} |")
+        if name in counts:
+            c = counts[name]
+            lines.append(f"| {name} | {c.verified} | {c.passed} | {c.rate:.0%} | {c.later} |")
+        else:
+            lines.append(f"| {name} | 0 | 0 | - | 0 |")
     outcomes = Counter(run["outcome"] for a in verified for run in a.verify)
     lines += ["", "Outcomes of every try:", "", "| outcome | tries |", "|---|---:|"]
     lines += [f"| {outcome} | {count} |" for outcome, count in outcomes.most_common()]
