@@ -8,7 +8,12 @@ embedded SmolLM2-135M-Instruct on 127.0.0.1; ``--base-url`` for another, e.g. ``
 * ``bare client``       the same requests (each evolution, then its answer when the rewrite passed the
                         instruction rules) sent by a plain ``openai`` client with K threads: the
                         capacity the server offers at concurrency K;
-* ``one at a time``     the same requests, one after another.
+* ``one at a time``     the same requests, one after another;
+* ``--verify tests``    the full pipeline again with execution verification (the teacher writes tests
+                        for every answer that defines a function, the sandbox runs them, failing
+                        answers are asked for again): its pairs/min and teacher tokens/s against the
+                        unverified run at the same K. Tokens/s near the unverified run's means the
+                        teacher kept receiving requests while the sandbox ran tests.
 
 The teacher is greedy, so all three send the same requests and get the same replies. A "pair" is one
 evolution attempt (rewrite + answer), kept or eliminated.
@@ -27,6 +32,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
@@ -42,9 +48,12 @@ from evolcoder.evol.templates import clean_evolved, evolution_prompt
 from evolcoder.llm.local_server import serve_gguf
 
 
-def run_pipeline(args: argparse.Namespace, url: str, work: Path) -> tuple[float, list[dict]]:
+def run_pipeline(args: argparse.Namespace, url: str, work: Path, verify: str = "none") -> tuple[float, list[dict]]:
     config = EvolveConfig(
-        output_dir=work / "evolve",
+        output_dir=work / f"evolve-{verify}",
+        verify=verify,
+        verify_attempts=args.verify_attempts,
+        sandbox_workers=args.sandbox_workers,
         limit=args.seeds,
         teacher_backend="openai",
         teacher=args.model,
@@ -108,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--answer-max-tokens", type=int, default=256)
     parser.add_argument("--base-url", default=None, help="an existing server (default: start llama.cpp's)")
     parser.add_argument("--model", default="smollm2")
+    parser.add_argument("--verify-attempts", type=int, default=2, help="--verify tests: answers tried per item")
+    parser.add_argument("--sandbox-workers", type=int, default=2, help="--verify tests: sandboxes at once")
     args = parser.parse_args(argv)
 
     print(f"machine: {platform.node()}  cores: {os.cpu_count()}  python: {platform.python_version()}")
@@ -117,18 +128,39 @@ def main(argv: list[str] | None = None) -> int:
         ours_s, rows = run_pipeline(args, url, Path(tmp))
         bare_s, bare_diff = replay(args, url, rows, args.concurrency)
         serial_s, serial_diff = replay(args, url, rows, 1)
+        verified_s, verified = run_pipeline(args, url, Path(tmp), verify="tests")
 
     n = len(rows)
-    table = Table(title=f"evolve throughput ({n} pairs, {sum(r['kept'] for r in rows)} kept)")
-    for column in ("run", "seconds", "pairs/min", "vs bare client at K", "replies differing"):
+    table = Table(title=f"evolve throughput ({n} pairs)")
+    columns = ("run", "seconds", "pairs/min", "kept", "teacher tokens/s", "vs bare client at K", "replies differing")
+    for column in columns:
         table.add_column(column, justify="left" if column == "run" else "right")
+    tokens = sum(r["completion_tokens"] for r in rows)
     for label, seconds, diff in (
         (f"evolcoder evolve --concurrency {args.concurrency}", ours_s, "-"),
         (f"bare openai client, {args.concurrency} threads", bare_s, str(bare_diff)),
         ("one request at a time", serial_s, str(serial_diff)),
     ):
-        table.add_row(label, f"{seconds:.1f}", f"{60 * n / seconds:.1f}", f"{bare_s / seconds:.2f}x", diff)
-    Console(width=150).print(table)
+        kept = str(sum(r["kept"] for r in rows)) if diff == "-" else "-"
+        speed = f"{tokens / seconds:.1f}" if diff == "-" else "-"
+        table.add_row(label, f"{seconds:.1f}", f"{60 * n / seconds:.1f}", kept, speed, f"{bare_s / seconds:.2f}x", diff)
+    verified_tokens = sum(r["completion_tokens"] for r in verified)
+    table.add_row(
+        f"evolcoder evolve --verify tests --concurrency {args.concurrency}",
+        f"{verified_s:.1f}",
+        f"{60 * n / verified_s:.1f}",
+        str(sum(r["kept"] for r in verified)),
+        f"{verified_tokens / verified_s:.1f}",
+        "-",
+        "-",
+    )
+    Console(width=170).print(table)
+    tries = Counter(run["outcome"] for r in verified for run in r.get("verify", []))
+    print(
+        f"verified / unverified at K={args.concurrency}: pairs/min {ours_s / verified_s:.2f}x, "
+        f"teacher tokens/s {(verified_tokens / verified_s) / (tokens / ours_s):.2f}x; "
+        f"teacher tokens {verified_tokens} vs {tokens}; tries by outcome: {dict(tries)}"
+    )
     return 0
 
 
