@@ -235,7 +235,8 @@ def parse_pairs(pairs: Sequence[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise BadValue(f"expected KEY=VALUE, got {pair!r}")
         try:
-            options[key.strip().replace("-", "_")] = yaml.safe_load(text)
+            # an empty value is the empty text, as ``--flag ''`` gives it (YAML would read None)
+            options[key.strip().replace("-", "_")] = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError:
             raise BadValue(f"cannot read the value of {key.strip()!r}: {text!r}") from None
     return options

@@ -50,6 +50,10 @@ def test_layers_flags_over_file_over_preset_and_options_merge(tmp_path: Path) ->
     assert config.train == {"max_steps": 3, "save_steps": 15, "learning_rate": 0.001}
     assert config.evolve == {"evolve_max_tokens": 256, "answer_max_tokens": 99}
     assert config.output_dir == Path("runs/cpu-mini")
+    # an empty value is the empty text, as `--decontaminate ''` gives it: an empty list, decontamination off
+    flags = {"evolve": parse_options(["decontaminate=", "verify_attempts=2"], "--evolve-option"), "verify": "tests"}
+    evolve = load_run_config("cpu-mini", None, flags).evolve_config(tmp_path, 1)
+    assert evolve.decontaminate == [] and evolve.verify == "tests" and evolve.verify_attempts == 2
 
 
 @pytest.mark.parametrize(
@@ -63,6 +67,8 @@ def test_layers_flags_over_file_over_preset_and_options_merge(tmp_path: Path) ->
         ({"train": {"learning_rate": -1}}, "train: --learning-rate"),
         ({"train": {"output_dir": "x"}}, "set by the run itself"),
         ({"evolve": {"rounds": 4}}, "use --rounds"),
+        ({"evolve": {"verify": "tests"}}, "use --verify"),
+        ({"verify": "maybe"}, "--verify 'maybe' is unknown"),
         ({"evolve": {"telepathy": 1}}, "evolve: .*telepathy"),
         ({"teacher_backend": "openai", "teacher_base_url": None}, "--teacher-base-url"),
     ],
