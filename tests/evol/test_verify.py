@@ -222,15 +222,15 @@ def test_a_verified_round_through_a_real_openai_compatible_server(server_url: st
 def test_one_real_verified_round_with_the_embedded_teacher(tmp_path: Path) -> None:
     cfg = EvolveConfig(
         output_dir=tmp_path / "evolve",
-        limit=6,
-        concurrency=6,
+        limit=4,
+        concurrency=4,
         evolve_max_tokens=96,
-        answer_max_tokens=192,
-        tests_max_tokens=160,
+        answer_max_tokens=160,
+        tests_max_tokens=128,
         verify="tests",
         verify_attempts=2,
         decontaminate=[],
         progress=False,
     )
     evolve(cfg)
-    check_real_round(cfg, 6)
+    check_real_round(cfg, 4)
