@@ -580,6 +580,26 @@ def test_garbage_on_the_result_channel_is_a_protocol_error(worker):
     assert outcome.protocol_error and outcome.protocol_error.startswith("unreadable record")
 
 
+@pytest.mark.parametrize("batch", ['"b":{"done":true}', '"b":[{"done":true},1]', '"done":true'])
+def test_a_line_that_is_not_a_batch_of_records_is_a_protocol_error(worker, batch):
+    """Records travel in batches, one line each: ``{"k": token, "b": [record, ...]}``. A line with the
+    run's token (the program can find it in its own process) but no list of objects is refused."""
+    code = (
+        "def f(x):\n"
+        "    import gc, os\n"
+        "    for obj in gc.get_objects():\n"
+        "        if type(obj).__name__ == '_Writer':\n"
+        "            line = obj._head.split(',\"b\":[')[0] + " + repr("," + batch + "}\n") + "\n"
+        "            os.write(obj._fd, line.encode())\n"
+        "    return x + 1\n"
+    )
+    request = {"kind": "function_io", "code": code, "entry_point": "f", "inputs": [[1]], "cpu_limits": 1.0}
+    records, outcome = run_hostile(worker, request)
+    assert outcome.reason == "protocol error"
+    assert outcome.protocol_error and outcome.protocol_error.startswith("unreadable record")
+    assert not any(r.get("done") for r in records)
+
+
 def test_forged_verdict_on_the_result_channel_is_not_a_pass(worker):
     """A solution that writes its own ``{"done": true, "ok": true}`` to the result pipe and leaves
     before the tests run must not be taken as passing. (Fails today: see the report.)"""

@@ -46,15 +46,17 @@ BATCH_SECONDS = 0.005
 class _Writer:
     """Writes records to the result pipe with functions captured before untrusted code runs.
 
-    Every record carries the run's token, which the harness checks: a program that finds the
-    pipe and writes ``{"done": true, "ok": true}`` itself does not know it.
+    Records go out in batches, one JSON line per batch: ``{"k": token, "b": [record, ...]}``. The
+    line carries the run's token, which the harness checks: a program that finds the pipe and
+    writes ``{"done": true, "ok": true}`` itself does not know it. Each record is serialized when
+    it is queued (a value the program changes later is sent as it was returned).
     """
 
     def __init__(self, fd: int, token: str = "") -> None:
         self._fd = fd
-        self._token = token
+        self._head = '{"k":' + json.dumps(token) + ',"b":['
         self._write = os.write
-        self._dumps = json.dumps
+        self._encode = json.JSONEncoder(separators=(",", ":")).encode
         self._clock = time.monotonic
         self._pending: list[str] = []
         self._since = 0.0
@@ -65,18 +67,17 @@ class _Writer:
         self.flush()
 
     def queue(self, record: dict) -> None:
-        """Send soon: records are written in batches (one pipe write per batch, not per test)."""
-        record["k"] = self._token
+        """Send soon: records are written in batches (one line and one pipe write per batch, not per test)."""
         if not self._pending:
             self._since = self._clock()
-        self._pending.append(self._dumps(record, separators=(",", ":")))
+        self._pending.append(self._encode(record))
         if len(self._pending) >= BATCH_RECORDS or self._clock() - self._since > BATCH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
         if not self._pending:
             return
-        data = ("\n".join(self._pending) + "\n").encode()
+        data = (self._head + ",".join(self._pending) + "]}\n").encode()
         self._pending = []
         view = memoryview(data)
         while view:

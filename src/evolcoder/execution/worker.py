@@ -162,6 +162,9 @@ def _memfd(data: bytes) -> int:
     return fd
 
 
+_decoder = json.JSONDecoder()
+
+
 def _follow(
     result_r: int,
     status_r: int,
@@ -180,6 +183,7 @@ def _follow(
     last_record = started
     hard_deadline = started + limits.wall_seconds + 10.0  # the supervisor should end it first
     watched = [result_r, status_r]
+    loads = _decoder.decode
 
     def cancel(reason: str) -> None:
         nonlocal cancelled
@@ -188,26 +192,31 @@ def _follow(
             outcome.reason = outcome.reason or reason
             os.close(cancel_w)
 
-    def handle_line(line: bytes) -> None:
+    def handle_line(line: bytearray) -> None:
         nonlocal last_record
         last_record = time.monotonic()
         if cancelled:
             return
         try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("not an object")
-            if record.pop("k", None) != token:
+            batch = loads(line.decode())  # one line per batch of records (driver._Writer)
+            if type(batch) is not dict or type(batch.get("b")) is not list:
+                raise ValueError("not a batch of records")
+            if batch.get("k") != token:
                 raise ValueError("a record without this run's token (written by the program?)")
+            records = batch["b"]
+            if not all(type(record) is dict for record in records):
+                raise ValueError("a record that is not an object")
         except (ValueError, RecursionError) as exc:
             outcome.protocol_error = f"unreadable record from the sandbox: {exc}"[:300]
             cancel("protocol error")
             return
-        if "protections" in record and not outcome.protections:
-            outcome.protections = record["protections"]
-            return
-        if on_record is not None and not on_record(record):
-            cancel("stopped by the harness")
+        for record in records:
+            if "protections" in record and not outcome.protections:
+                outcome.protections = record["protections"]
+                continue
+            if on_record is not None and not on_record(record):
+                cancel("stopped by the harness")
+                return
 
     try:
         while status_r in watched or result_r in watched:
@@ -234,10 +243,12 @@ def _follow(
                 if not chunk:
                     watched.remove(result_r)
                 received += len(chunk)
+                scanned = len(buffer)  # holds no newline: a line longer than a read is not rescanned
                 buffer += chunk
-                while (newline := buffer.find(b"\n")) >= 0:
-                    handle_line(bytes(buffer[:newline]))
+                while (newline := buffer.find(b"\n", scanned)) >= 0:
+                    handle_line(buffer[:newline])
                     del buffer[: newline + 1]
+                    scanned = 0
                 if len(buffer) > MAX_RECORD_BYTES or received > MAX_RESULT_BYTES:
                     outcome.protocol_error = "the sandbox sent too much data"
                     cancel("protocol error")
