@@ -29,6 +29,13 @@ SET_EQUAL_ENTRY_POINTS = frozenset(
     }
 )
 NOT_NONE_ENTRY_POINTS = frozenset({"check_str", "text_match_three", "text_starta_endb"})
+# Every task with a rule of its own in Comparator._matches, per dataset.
+SPECIAL_ORACLES = {
+    "humaneval": frozenset({"find_zero"}),
+    "mbpp": frozenset({"are_equivalent", "sum_div", "surface_Area", "digit_distance_nums"})
+    | SET_EQUAL_ENTRY_POINTS
+    | NOT_NONE_ENTRY_POINTS,
+}
 
 
 def is_floats(x: Any) -> bool:
@@ -73,6 +80,21 @@ class Comparator:
         except Exception:
             return False
 
+    @property
+    def equality_decides(self) -> bool:
+        """No special oracle: an output that equals the expected one (``==``, neither a Digest) matches."""
+        return self.entry_point not in SPECIAL_ORACLES.get(self.dataset, ())
+
+    def matched_equal(self, expected: Any) -> bool:
+        """``matches`` for an output known to equal ``expected`` where ``equality_decides``: True, and
+        the tolerance switched on as ``matches`` would."""
+        self._note_floats(expected)
+        return True
+
+    def _note_floats(self, exp: Any) -> None:
+        if self.atol == 0 and is_floats(exp):
+            self.atol = 1e-6
+
     def _matches(self, args: Any, out: Any, exp: Any) -> bool:
         if isinstance(out, Digest) != isinstance(exp, Digest):
             out_digest, exp_digest = digest_of(out), digest_of(exp)  # a huge value on one side only
@@ -94,8 +116,7 @@ class Comparator:
                 exact = set(out) == set(exp)
             elif entry in NOT_NONE_ENTRY_POINTS:
                 exact = out == exp if isinstance(out, bool) else exp == (out is not None)
-        if self.atol == 0 and is_floats(exp):
-            self.atol = 1e-6
+        self._note_floats(exp)
         if exact or self.atol == 0:
             return bool(exact)
         if type(out) is not type(exp):

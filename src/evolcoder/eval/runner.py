@@ -29,6 +29,7 @@ from evolcoder.eval.judge import (
     InputPayloads,
     SetVerdict,
     TimeLimits,
+    expected_wire,
     judge_asserts,
     judge_check,
     judge_io,
@@ -135,6 +136,7 @@ class _Judge:
         self.times = TimeLimits(min_seconds=config.min_time_limit, factor=config.time_limit_factor)
         self.limits = limits
         self.payloads = InputPayloads()
+        self.wires: dict[tuple[str, str], list] = {}  # expected outputs as wire data (judge.expected_wire)
 
     def __call__(self, worker: Worker, sample: Sample) -> tuple[Sample, SetVerdict, SetVerdict | None]:
         task = self.tasks[sample.task_id]
@@ -151,10 +153,21 @@ class _Judge:
             return sample, base, None
         sets = self.expected[task.task_id]
         args = (self.limits, self.times, fail_fast)
-        base_inputs, plus_inputs = self.payloads.get(task, "base"), self.payloads.get(task, "plus")
-        base = judge_io(worker, task, self.dataset, sample.solution, "base", sets["base"], base_inputs, *args)
-        plus = judge_io(worker, task, self.dataset, sample.solution, "plus", sets["plus"], plus_inputs, *args)
-        return sample, base, plus
+        verdicts = []
+        for input_set in ("base", "plus"):
+            payload, wire = self.payloads.get(task, input_set), self._wire(task, input_set)
+            expected = sets[input_set]
+            verdicts.append(
+                judge_io(worker, task, self.dataset, sample.solution, input_set, expected, payload, *args, wire)
+            )
+        return sample, verdicts[0], verdicts[1]
+
+    def _wire(self, task: Task, input_set: str) -> list:
+        key = (task.task_id, input_set)
+        wire = self.wires.get(key)
+        if wire is None:
+            wire = self.wires[key] = expected_wire(self.expected[task.task_id][input_set])
+        return wire
 
 
 def _longest_first(todo: list[Sample], expected: dict) -> list[Sample]:
