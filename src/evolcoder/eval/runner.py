@@ -238,11 +238,15 @@ def select_samples(samples: list[Sample], tasks: list[Task], config: EvalConfig)
     return selected
 
 
-def probe_sandbox(policy: Policy, python: str | None = None, env: dict[str, str] | None = None) -> dict:
+def probe_sandbox(worker: Worker, _: object = None) -> dict:
     """Which protections the sandbox has on this machine (recorded with the results)."""
-    worker = Worker(policy=policy, python=python, env=env)
+    return worker.run({"kind": "script", "code": "pass"}, Limits(wall_seconds=30)).protections
+
+
+def _probe_alone(policy: Policy, python: str | None, env: dict[str, str]) -> dict:
+    worker = Worker(policy=policy, python=python, env=env)  # no preloads: a quick start
     try:
-        return worker.run({"kind": "script", "code": "pass"}, Limits(wall_seconds=30)).protections
+        return probe_sandbox(worker)
     finally:
         worker.close()
 
@@ -298,7 +302,10 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                 out.flush()
                 done[sample.key] = row
                 bar.update(1)
-    protections = probe_sandbox(sandbox.policy, sandbox.python, sandbox.env)
+        # On one of the fork servers that judged (started already), else on one of its own.
+        protections = next(pool.imap_unordered(probe_sandbox, [None])) if todo else None
+    if protections is None:
+        protections = _probe_alone(sandbox.policy, sandbox.python, sandbox.env)
     results = _results(config, samples, done, data_sha, len(all_tasks), protections)
     if traits(config.benchmark).result_groups:
         results.update(_breakdown(config, samples, done, tasks))
