@@ -91,10 +91,10 @@ def test_with_and_without_verification(make_exp, tmp_path: Path) -> None:
 
 
 def test_comparison_says_what_else_differs(make_exp, tmp_path: Path) -> None:
-    plain = make_exp(tmp_path / "a", name="plain", config={"rounds": 2})
-    checked = make_exp(tmp_path / "b", name="checked", verify=True, config={"rounds": 3})
+    plain = make_exp(tmp_path / "a", name="plain", config={"rounds": 2, "rerun_changed": False})
+    checked = make_exp(tmp_path / "b", name="checked", verify=True, config={"rounds": 3, "rerun_changed": True})
     text = build_report([plain, checked], tmp_path / "report").read_text()
-    assert "They also differ in `rounds`: not verification alone." in text
+    assert "They also differ in `rounds`: not verification alone." in text  # not in --rerun-changed
     two_plain = build_report([plain, make_exp(tmp_path / "c", name="other")], tmp_path / "r2").read_text()
     assert "With and without verification" not in two_plain and "--verify" not in two_plain
 

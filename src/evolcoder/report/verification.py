@@ -18,10 +18,12 @@ from evolcoder.records import PASS, Verdict, given
 from evolcoder.report.experiment import NO_VERIFY, Experiment, Round, Score
 from evolcoder.report.stats import discordant, sign_test
 from evolcoder.report.tables import BENCHMARK_TITLES
+from evolcoder.run.config import RUN_NOT_SHAPING
 
 MODEL = "evol-sft"  # the student trained on the evolved (verified or not) data
-# options that may differ between the two runs without making them another experiment
-IGNORED = ("name", "output_dir", "verify")
+# options that may differ between the two runs without making them another experiment: the name,
+# verification itself, and what does not shape a run's results (places, throughput, --rerun-changed)
+IGNORED = ("name", "verify", *RUN_NOT_SHAPING)
 
 
 def verification_pair(experiments: list[Experiment]) -> tuple[Experiment, Experiment] | None:

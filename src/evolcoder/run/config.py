@@ -41,6 +41,18 @@ EVOLVE_OWNED = {
     "data_dir": "--data-dir",
     "progress": "--progress",
 }
+# Run options that do not shape the experiment's results (places, throughput, where a server is).
+RUN_NOT_SHAPING = (
+    "output_dir",
+    "teacher_base_url",
+    "teacher_api_key_env",
+    "teacher_concurrency",
+    "gen_concurrency",
+    "eval_workers",
+    "data_dir",
+    "progress",
+    "rerun_changed",
+)
 TRAIN_OWNED = {
     "data": "(the round's dataset)",
     "output_dir": "--output-dir",

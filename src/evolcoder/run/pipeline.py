@@ -28,7 +28,7 @@ import yaml
 
 from evolcoder.bench import BENCHMARKS, traits
 from evolcoder.errors import UserError
-from evolcoder.run.config import OPTIONAL_BENCHMARKS, RunConfig
+from evolcoder.run.config import OPTIONAL_BENCHMARKS, RUN_NOT_SHAPING, RunConfig
 from evolcoder.run.stages import Progress, Stage, hash_file, hash_json, hash_lines, run_stage
 
 EVOLVE_DIR = "evolve"
@@ -37,18 +37,6 @@ TEST_MODELS = ("base", "seed-sft", "evol-sft")
 # What a stage's hash leaves out: throughput knobs and places, which do not change its output.
 GEN_NOT_HASHED = ("output", "model", "concurrency", "data_dir", "progress")
 SETTINGS_FILE = "run_settings.json"
-# Run options that do not shape the experiment's results (places, throughput, where a server is).
-RUN_NOT_SHAPING = (
-    "output_dir",
-    "teacher_base_url",
-    "teacher_api_key_env",
-    "teacher_concurrency",
-    "gen_concurrency",
-    "eval_workers",
-    "data_dir",
-    "progress",
-    "rerun_changed",
-)
 
 
 class RunStopped(Exception):
