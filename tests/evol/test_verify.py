@@ -184,10 +184,23 @@ def test_verify_run_is_todays_run_code(tmp_path: Path) -> None:
     assert attempts["PASSES"].verify is None or not attempts["PASSES"].verify  # no tests asked for
 
 
-def check_real_round(cfg: EvolveConfig, items: int) -> None:
-    """What any teacher's verified round must satisfy: every try recorded, the reason its furthest outcome."""
+def verified_real_round(tmp_path: Path, **teacher) -> None:
+    """One verified round of four seeds with a real teacher; what any teacher's round must satisfy:
+    every try recorded, the reason of an eliminated item its furthest outcome."""
+    settings = dict(
+        output_dir=tmp_path / "evolve",
+        limit=4,
+        answer_max_tokens=160,
+        tests_max_tokens=128,
+        verify="tests",
+        verify_attempts=2,
+        decontaminate=[],
+        progress=False,
+    )
+    cfg = EvolveConfig(**(settings | teacher))
+    evolve(cfg)
     rows = list(read_round(cfg, 1).values())
-    assert len(rows) == items
+    assert len(rows) == 4
     for row in map(Attempt.from_row, rows):
         if row.verify:  # it survived the text rules
             assert 1 <= row.verify_attempts == len(row.verify) <= cfg.verify_attempts
@@ -200,37 +213,9 @@ def check_real_round(cfg: EvolveConfig, items: int) -> None:
 
 
 def test_a_verified_round_through_a_real_openai_compatible_server(server_url: str, tmp_path: Path) -> None:
-    cfg = EvolveConfig(
-        output_dir=tmp_path / "evolve",
-        limit=4,
-        teacher_backend="openai",
-        teacher="smollm2",
-        base_url=server_url,
-        concurrency=3,
-        evolve_max_tokens=64,
-        answer_max_tokens=160,
-        tests_max_tokens=128,
-        verify="tests",
-        verify_attempts=2,
-        decontaminate=[],
-        progress=False,
-    )
-    evolve(cfg)
-    check_real_round(cfg, 4)
+    teacher = dict(teacher_backend="openai", teacher="smollm2", base_url=server_url, concurrency=3)
+    verified_real_round(tmp_path, evolve_max_tokens=64, **teacher)
 
 
 def test_one_real_verified_round_with_the_embedded_teacher(tmp_path: Path) -> None:
-    cfg = EvolveConfig(
-        output_dir=tmp_path / "evolve",
-        limit=4,
-        concurrency=4,
-        evolve_max_tokens=96,
-        answer_max_tokens=160,
-        tests_max_tokens=128,
-        verify="tests",
-        verify_attempts=2,
-        decontaminate=[],
-        progress=False,
-    )
-    evolve(cfg)
-    check_real_round(cfg, 4)
+    verified_real_round(tmp_path, concurrency=4, evolve_max_tokens=96)

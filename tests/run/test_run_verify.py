@@ -17,6 +17,7 @@ from evolcoder.run.config import load_run_config
 from evolcoder.run.pipeline import run_experiment
 
 from ..evol.scripted_teacher import scripted_teacher
+from .test_run import tiny_config
 
 
 def test_a_verified_run_trains_only_on_answers_that_pass_their_tests(
@@ -30,7 +31,7 @@ def test_a_verified_run_trains_only_on_answers_that_pass_their_tests(
     monkeypatch.setenv("EVOLCODER_CACHE_DIR", str(cache_root))
     monkeypatch.setenv("NO_SUCH_KEY", "unused")
     with scripted_teacher() as teacher:
-        options = {
+        options = tiny_config(tiny_model_dir) | {
             "name": "verified",
             "teacher_backend": "openai",
             "teacher": "scripted",
@@ -38,18 +39,9 @@ def test_a_verified_run_trains_only_on_answers_that_pass_their_tests(
             "teacher_api_key_env": "NO_SUCH_KEY",
             "teacher_concurrency": 2,
             "seed_data": str(seeds),
-            "rounds": 1,
+            "seed_limit": len(words),
             "verify": "tests",
             "evolve": {"verify_attempts": 2, "decontaminate": [], "dedup_threshold": 0},
-            "student": str(tiny_model_dir),
-            "train": {"max_steps": 1, "batch_size": 2, "micro_batch_size": 2, "max_length": 96, "warmup_steps": 0},
-            "gen_concurrency": 2,
-            "dev_limit": 2,
-            "dev_max_new_tokens": 8,
-            "test_benchmarks": ["humaneval+"],
-            "test_limit": 2,
-            "test_max_new_tokens": 8,
-            "eval_workers": 2,
         }
         config_file = tmp_path / "verified.yaml"
         config_file.write_text(yaml.safe_dump(options))
