@@ -28,9 +28,10 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(plt: Any, figure: Any, path: Path) -> None:
+def _save(plt: Any, figure: Any, path: Path, crop: bool = False) -> None:
+    """``crop``: the image takes the drawing's own size (a legend beside the axes, a long title)."""
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, bbox_inches="tight" if crop else None)
     plt.close(figure)
 
 
@@ -49,6 +50,16 @@ def _error(score: Score) -> tuple[float, float] | None:
 
 def plot_fig1(published: Published, scores: list[Score], path: Path) -> bool:
     """HumanEval and HumanEval+ pass@1, published (Figure 1) and ours, one row per model."""
+    plt = _pyplot()
+    figure = fig1_figure(published, scores)
+    if figure is None:
+        return False
+    _save(plt, figure, path, crop=True)
+    return True
+
+
+def fig1_figure(published: Published, scores: list[Score]) -> Any:
+    """Figure 1's matplotlib figure (None without rows), drawn but not saved."""
     benchmarks = ("humaneval", "humaneval+")
     rows: list[tuple[str, bool, dict[str, tuple[float, Setting, Score | None]]]] = []
     for model in dict.fromkeys(p.model for p in published.select("fig1")):
@@ -60,7 +71,7 @@ def plot_fig1(published: Published, scores: list[Score], path: Path) -> bool:
         }
         rows.append((display, True, values))
     if not rows:
-        return False
+        return None
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(10, 0.55 * len(rows) + 1.8))
     height = 0.38
@@ -93,10 +104,10 @@ def plot_fig1(published: Published, scores: list[Score], path: Path) -> bool:
     from matplotlib.patches import Patch
 
     handles = [Patch(color=c, label=b) for b, c in BENCH_COLOURS.items()] + _setting_legend(plt)
-    axes.legend(handles=handles, loc="lower right", fontsize=8)
+    # Beside the axes: inside, it hid the lowest bars (ours) whenever they were long.
+    axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     axes.grid(axis="x", alpha=0.3)
-    _save(plt, figure, path)
-    return True
+    return figure
 
 
 def plot_ds1000(published: Published, scores: list[Score], path: Path) -> bool:
