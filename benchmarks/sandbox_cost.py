@@ -131,8 +131,8 @@ def main() -> None:
         many, one = measure(variant, args.runs), measure(variant, 1)
         cpu = None
         if many.cpu_ms is not None and one.cpu_ms is not None:
-            per_run = lambda a, b: (a - b) / (args.runs - 1)  # noqa: E731
-            cpu = (per_run(many.user_ms, one.user_ms), per_run(many.sys_ms, one.sys_ms))
+            runs = args.runs - 1
+            cpu = ((many.user_ms - one.user_ms) / runs, (many.sys_ms - one.sys_ms) / runs)
         rows.append((variant, many.wall_ms, cpu))
     peer = rows[0]
     header = f"{'variant':32} {'wall ms/run':>11} {'CPU ms/run':>10} {'user':>6} {'sys':>6} {'CPU / peer':>10}"

@@ -514,6 +514,8 @@ def test_digests_of_numbers_follow_eq_and_keep_containers_apart():
 
 def test_a_huge_nested_output_is_sent_as_the_digest_the_harness_computes_of_an_equal_value():
     """Mbpp/255's shape: a list of tuples of strings, serialized once in the sandbox."""
+    import marshal
+
     from evolcoder.bench.compare import Comparator
     from evolcoder.execution.values import Digest, digest_of, encode_output
 
@@ -523,7 +525,7 @@ def test_a_huge_nested_output_is_sent_as_the_digest_the_harness_computes_of_an_e
     sent = decode(json.loads(json.dumps(encode_output(combinations(400_000)))))
     assert isinstance(sent, Digest)
     assert sent == digest_of(combinations(400_000))  # built again: other objects, same digest
-    assert sent.size == len(__import__("marshal").dumps(combinations(400_000), 2))
+    assert sent.size == len(marshal.dumps(combinations(400_000), 2))
     comparator = Comparator("mbpp", "combinations_colors", 0.0)
     assert comparator.matches([1], sent, combinations(400_000))
     assert not comparator.matches([1], sent, combinations(400_001))

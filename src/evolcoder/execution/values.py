@@ -165,8 +165,7 @@ def encode_output(value: Any) -> Any:
         return encode(value)
     if len(raw) <= DIGEST_THRESHOLD_BYTES:
         return encode(value)
-    numbers = _flat_numbers(value)
-    digest = _digest(numbers if numbers is not None else raw)
+    digest = _digest(value, raw)
     return {_DIGEST: digest.hexdigest, "n": digest.size}
 
 
@@ -180,18 +179,21 @@ def digest_of(value: Any) -> Digest | None:
 
     if isinstance(value, Digest):
         return value
-    numbers = _flat_numbers(value)
     try:
-        raw = numbers if numbers is not None else marshal.dumps(value, 2)
+        raw = marshal.dumps(value, 2)
     except (ValueError, TypeError, RecursionError):
         return None
-    return _digest(raw)
+    return _digest(value, raw)
 
 
-def _digest(raw: bytes) -> Digest:
+def _digest(value: Any, raw: bytes) -> Digest:
+    """The digest of ``value`` given its serialization ``raw``; a flat list of numbers is digested
+    as float64s instead (see Digest)."""
     import hashlib
 
-    return Digest(hashlib.sha256(raw).hexdigest(), len(raw))
+    numbers = _flat_numbers(value)
+    data = numbers if numbers is not None else raw
+    return Digest(hashlib.sha256(data).hexdigest(), len(data))
 
 
 _EXACT_IN_FLOAT64 = 1 << 53
