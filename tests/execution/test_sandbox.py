@@ -329,6 +329,61 @@ def test_function_io_endless_definition(worker):
     assert records == [{"load_error": "timeout while defining the solution"}]
 
 
+SLOW_SECOND = "def f(x):\n    if x == 2:\n        while True:\n            pass\n    return x\n"
+
+
+def test_function_io_record_arrives_while_the_next_input_runs(worker):
+    """A queued output is sent within the batch interval, not when the next (slow) input ends: so
+    the harness sees a wrong first output and stops the run instead of waiting out the second."""
+    request = {"kind": "function_io", "code": SLOW_SECOND, "entry_point": "f", "inputs": [[1], [2]]}
+    request.update(cpu_limits=3.0, fail_fast=True)
+    arrived: dict[int, float] = {}
+    started = time.monotonic()
+
+    def on_record(record: dict) -> bool:
+        if record.get("i") == 0:
+            arrived[0] = time.monotonic() - started
+            return False  # as the harness does on a wrong output: stop the run
+        return True
+
+    outcome = worker.run(request, Limits(wall_seconds=20, cpu_seconds=10), on_record)
+    assert arrived[0] < 1.0, arrived  # input 1 spins for 3 s of CPU before its time limit
+    assert outcome.reason == "stopped by the harness"
+    assert outcome.wall_seconds < 2.0
+
+
+def test_function_io_timer_loses_and_repeats_no_record(worker):
+    """Thousands of short inputs: the batch timer fires in the middle of queueing and writing,
+    and every output still arrives exactly once, in order."""
+    code = "def f(x):\n    for _ in range(3000):\n        pass\n    return x * 2\n"
+    n = 4000
+    request = {"kind": "function_io", "code": code, "entry_point": "f", "inputs": [[i] for i in range(n)]}
+    request.update(cpu_limits=1.0, fail_fast=True)
+    records, outcome = run(worker, request, Limits(wall_seconds=30, cpu_seconds=10))
+    outputs = [r for r in records if "i" in r]
+    assert [r["i"] for r in outputs] == list(range(n))
+    assert [decode(r["o"]) for r in outputs] == [2 * i for i in range(n)]
+    assert records[-1] == {"done": True} and outcome.exit_code == 0
+
+
+def test_function_io_keeps_the_programs_own_alarm_handler(worker):
+    """A program with a SIGALRM handler of its own gets no alarms but its own."""
+    code = (
+        "import signal, time\n"
+        "alarms = []\n"
+        "signal.signal(signal.SIGALRM, lambda *a: alarms.append(1))\n"
+        "def f(x):\n"
+        "    end = time.monotonic() + 0.03\n"
+        "    while time.monotonic() < end:\n"
+        "        pass\n"
+        "    return len(alarms)\n"
+    )
+    request = {"kind": "function_io", "code": code, "entry_point": "f", "inputs": [[1]] * 5, "cpu_limits": 1.0}
+    records, outcome = run(worker, request)
+    assert [decode(r["o"]) for r in records if "o" in r] == [0] * 5
+    assert outcome.exit_code == 0
+
+
 def test_sleep_hits_the_wall_limit(worker):
     limits = Limits(wall_seconds=2, cpu_seconds=1, memory_bytes=1 << 30)
     started = time.monotonic()

@@ -24,7 +24,6 @@ import json
 import os
 import signal
 import sys
-import time
 import traceback
 import types
 from collections.abc import Callable
@@ -37,8 +36,9 @@ from evolcoder.execution import apart, values
 _PRISTINE_BUILTINS = dict(builtins.__dict__)
 
 
-# A batch goes out after this many records or this many seconds, whichever comes first; the
-# harness allows for the lag when it times a test (see judge.idle_timeout).
+# A batch goes out after this many records, or this many seconds after its first record (a timer
+# sends it even while the next test runs); the harness allows for the lag when it times a test
+# (see judge.idle_timeout).
 BATCH_RECORDS = 64
 BATCH_SECONDS = 0.005
 
@@ -50,6 +50,10 @@ class _Writer:
     line carries the run's token, which the harness checks: a program that finds the pipe and
     writes ``{"done": true, "ok": true}`` itself does not know it. Each record is serialized when
     it is queued (a value the program changes later is sent as it was returned).
+
+    A queued record never waits for the next test to end: ``start_timer`` arms a wall-clock timer
+    (SIGALRM) with the first record of a batch, whose handler sends the batch. So a wrong output
+    reaches the harness, which stops the run, while the program is still busy with the next input.
     """
 
     def __init__(self, fd: int, token: str = "") -> None:
@@ -57,9 +61,30 @@ class _Writer:
         self._head = '{"k":' + json.dumps(token) + ',"b":['
         self._write = os.write
         self._encode = json.JSONEncoder(separators=(",", ":")).encode
-        self._clock = time.monotonic
         self._pending: list[str] = []
-        self._since = 0.0
+        self._flushing = False
+        self._on_alarm: Callable[[int, Any], None] | None = None
+
+    def start_timer(self) -> None:
+        """Send each batch at most BATCH_SECONDS after its first record, from a SIGALRM handler.
+
+        Called after the program is defined: if it set a SIGALRM handler of its own, that one
+        stays, no timer of ours is armed, and batches wait for the next record as before.
+        """
+        if signal.getsignal(signal.SIGALRM) is not signal.SIG_DFL:
+            return
+
+        def on_alarm(signum: int, frame: Any) -> None:
+            # Runs between two bytecodes of whatever runs now (the program, mostly). SIGPROF (the
+            # CPU limit) is held back meanwhile: its CpuTimeout must not cut a line in half.
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGPROF,))
+            try:
+                self.flush()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+        self._on_alarm = on_alarm
+        signal.signal(signal.SIGALRM, on_alarm)
 
     def send(self, record: dict) -> None:
         """Send now (with anything queued before it)."""
@@ -68,21 +93,32 @@ class _Writer:
 
     def queue(self, record: dict) -> None:
         """Send soon: records are written in batches (one line and one pipe write per batch, not per test)."""
-        if not self._pending:
-            self._since = self._clock()
-        self._pending.append(self._encode(record))
-        if len(self._pending) >= BATCH_RECORDS or self._clock() - self._since > BATCH_SECONDS:
+        pending = self._pending
+        pending.append(self._encode(record))
+        if len(pending) >= BATCH_RECORDS:
             self.flush()
+        elif len(pending) == 1 and self._on_alarm is not None:
+            # Only while the handler is still ours: a program that set its own keeps its alarms.
+            if signal.getsignal(signal.SIGALRM) is self._on_alarm:
+                signal.setitimer(signal.ITIMER_REAL, BATCH_SECONDS)
 
     def flush(self) -> None:
-        if not self._pending:
+        """Write what is queued. Safe to re-enter from the alarm handler: the list is emptied in
+        place, and a flush that interrupts another one leaves the batch to it."""
+        pending = self._pending
+        if self._flushing or not pending:
             return
-        data = (self._head + ",".join(self._pending) + "]}\n").encode()
-        self._pending = []
-        view = memoryview(data)
-        while view:
-            n = self._write(self._fd, view)
-            view = view[n:]
+        self._flushing = True
+        try:
+            count = len(pending)
+            data = (self._head + ",".join(pending[:count]) + "]}\n").encode()
+            del pending[:count]
+            view = memoryview(data)
+            while view:
+                n = self._write(self._fd, view)
+                view = view[n:]
+        finally:
+            self._flushing = False
 
 
 def send_record(fd: int, record: dict, token: str) -> None:
@@ -235,6 +271,7 @@ def _function_io(request: dict, payload: bytes, out: _Writer) -> None:
         out.send({"load_error": _describe(exc), "l": _solution_line(exc)})
         return
     out.send({"ready": True})
+    out.start_timer()
     signal.signal(signal.SIGPROF, _on_cpu_alarm)
     setitimer, prof = signal.setitimer, signal.ITIMER_PROF
     for i, args in enumerate(inputs):
