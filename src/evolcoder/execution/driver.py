@@ -51,9 +51,10 @@ class _Writer:
     writes ``{"done": true, "ok": true}`` itself does not know it. Each record is serialized when
     it is queued (a value the program changes later is sent as it was returned).
 
-    A queued record never waits for the next test to end: ``start_timer`` arms a wall-clock timer
-    (SIGALRM) with the first record of a batch, whose handler sends the batch. So a wrong output
-    reaches the harness, which stops the run, while the program is still busy with the next input.
+    A queued record does not wait for the next test to end: ``start_timer`` arms a wall-clock timer
+    (SIGALRM) with the first record of a batch, whose handler sends the batch (unless the program
+    set a handler of its own). So a wrong output reaches the harness, which stops the run, while the
+    program is still busy with the next input.
     """
 
     def __init__(self, fd: int, token: str = "") -> None:
@@ -97,22 +98,20 @@ class _Writer:
         pending.append(self._encode(record))
         if len(pending) >= BATCH_RECORDS:
             self.flush()
-        elif len(pending) == 1 and self._on_alarm is not None:
-            # Only while the handler is still ours: a program that set its own keeps its alarms.
-            if signal.getsignal(signal.SIGALRM) is self._on_alarm:
-                signal.setitimer(signal.ITIMER_REAL, BATCH_SECONDS)
+        elif len(pending) == 1 and self._on_alarm is not None and signal.getsignal(signal.SIGALRM) is self._on_alarm:
+            # (only while the handler is still ours: a program that set its own keeps its alarms)
+            signal.setitimer(signal.ITIMER_REAL, BATCH_SECONDS)
 
     def flush(self) -> None:
         """Write what is queued. Safe to re-enter from the alarm handler: the list is emptied in
-        place, and a flush that interrupts another one leaves the batch to it."""
+        place (``queue`` may hold it), and a flush that interrupts another one leaves the batch to it."""
         pending = self._pending
         if self._flushing or not pending:
             return
         self._flushing = True
         try:
-            count = len(pending)
-            data = (self._head + ",".join(pending[:count]) + "]}\n").encode()
-            del pending[:count]
+            data = (self._head + ",".join(pending) + "]}\n").encode()
+            pending.clear()
             view = memoryview(data)
             while view:
                 n = self._write(self._fd, view)
