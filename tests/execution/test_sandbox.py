@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -392,6 +393,58 @@ def test_sleep_hits_the_wall_limit(worker):
     assert not passed(records)
     assert outcome.reason == "wall time limit exceeded"
     assert outcome.exit_code == -signal.SIGKILL
+
+
+def _process_tree_during_a_run(worker: Worker, limits: Limits = FAST) -> tuple[list[list[int]], RunOutcome]:
+    """The NSpid lines of the fork server's descendants (child, grandchild...) while a run sleeps."""
+    server = zygote_pid(worker)
+    result: list[RunOutcome] = []
+    thread = threading.Thread(
+        target=lambda: result.append(run(worker, script("import time\ntime.sleep(1.5)"), limits)[1])
+    )
+    thread.start()
+    deadline = time.monotonic() + 3
+    chain: list[list[int]] = []
+    while time.monotonic() < deadline:
+        chain, pid = [], server
+        while children := Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            pid = int(children[0])
+            status = Path(f"/proc/{pid}/status").read_text()
+            chain.append([int(x) for x in status.split("NSpid:")[1].splitlines()[0].split()])
+        if chain and chain[-1][-1] == 1 or len(chain) >= 2:
+            break
+        time.sleep(0.02)
+    thread.join()
+    return chain, result[0]
+
+
+def test_the_fork_server_supervises_each_sandbox_itself(worker):
+    """As root with namespaces, no supervisor process per run: the fork server's child is the
+    sandbox, pid 1 of a pid namespace of its own, and each run gets a fresh one."""
+    chain, outcome = _process_tree_during_a_run(worker)
+    assert outcome.exit_code == 0 and outcome.reason is None
+    assert len(chain) == 1 and len(chain[0]) == 2 and chain[0][1] == 1, chain
+    again, _ = _process_tree_during_a_run(worker)
+    assert again[0][0] != chain[0][0]
+    namespaces = []
+    for _ in range(2):
+        _, outcome = run(worker, script("import os\nprint(os.readlink('/proc/self/ns/pid'))"))
+        namespaces.append(outcome.output_head.strip())
+    assert namespaces[0].startswith("pid:[") and namespaces[0] != namespaces[1]
+    assert os.readlink("/proc/self/ns/pid") not in namespaces
+
+
+def test_without_namespaces_a_supervisor_process_runs_the_sandbox():
+    """The other way (namespaces off, or not root): a supervisor forked per run watches the sandbox."""
+    with closing(Worker(slot=SLOT + 8, policy=Policy(namespaces=False))) as plain:
+        chain, outcome = _process_tree_during_a_run(plain)
+        assert outcome.exit_code == 0 and outcome.reason is None
+        assert outcome.protections["pid_namespace"] is False and outcome.protections["uid"] == UID_BASE + SLOT + 8
+        assert len(chain) == 2 and all(len(nspid) == 1 for nspid in chain), chain
+        records, outcome = run(plain, check_request("import time\ntime.sleep(100)\n" + RIGHT), Limits(wall_seconds=1))
+        assert outcome.reason == "wall time limit exceeded" and not passed(records)
+        assert_no_survivors(UID_BASE + SLOT + 8)
+        assert_healthy(plain)
 
 
 # ------------------------------------------------------------------------------------------------

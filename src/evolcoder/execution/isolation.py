@@ -41,6 +41,7 @@ PR_SET_NO_NEW_PRIVS = 38
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
 _libc.unshare.argtypes = [ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
 
@@ -103,13 +104,16 @@ def _check(ret: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
+def _namespace_flags(policy: Policy) -> int:
+    flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS
+    return flags if policy.network else flags | CLONE_NEWNET
+
+
 def unshare_namespaces(policy: Policy, protections: Protections) -> bool:
     """Enter new namespaces (called by the supervisor; its next child becomes pid 1)."""
     if not policy.namespaces:
         return False
-    flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS
-    if not policy.network:
-        flags |= CLONE_NEWNET
+    flags = _namespace_flags(policy) | CLONE_NEWPID
     uid, gid = os.geteuid(), os.getegid()
     if uid != 0:
         flags |= CLONE_NEWUSER
@@ -120,10 +124,81 @@ def unshare_namespaces(policy: Policy, protections: Protections) -> bool:
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"0 {uid} 1")
         _write("/proc/self/gid_map", f"0 {gid} 1")
+    _note_namespaces(policy, protections)
+    return True
+
+
+def _note_namespaces(policy: Policy, protections: Protections) -> None:
     protections.pid_namespace = True
     protections.mount_namespace = True
     protections.network_namespace = not policy.network
-    return True
+
+
+class PidNamespaces:
+    """Gives each child of the fork server a pid namespace of its own, without a process in between.
+
+    As root, the fork server can ``unshare(CLONE_NEWPID)`` (its own pid stays; only its next child
+    is pid 1 of a new namespace), fork, and ``setns`` back to its own namespace for the children
+    after. The child then enters the other namespaces itself (``enter_other_namespaces``). That saves
+    the supervisor process of every run (a fork, an exit and the pages they copy). ``open`` returns
+    None where this cannot work (not root, namespaces off or refused); the fork server then forks a
+    supervisor per run, which enters all the namespaces, a user namespace included.
+    """
+
+    def __init__(self, own: int) -> None:
+        self._own = own  # an fd on the fork server's own pid namespace
+
+    @classmethod
+    def open(cls, policy: Policy) -> PidNamespaces | None:
+        if not policy.namespaces or os.geteuid() != 0:
+            return None
+        own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        forker = cls(own)
+        try:
+            if forker._child_can_enter(policy):
+                return forker
+        except OSError:
+            pass
+        os.close(own)
+        return None
+
+    def fork(self) -> int:
+        """``os.fork``, the child being pid 1 of a new pid namespace."""
+        _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+        try:
+            pid = os.fork()
+        except BaseException:
+            self._restore()
+            raise
+        if pid != 0:
+            try:
+                self._restore()
+            except OSError as exc:  # the fork server cannot go on: its next children would share a namespace
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise RuntimeError(f"cannot return to the fork server's pid namespace: {exc}") from exc
+        return pid
+
+    def _restore(self) -> None:
+        """The fork server's next children are in its own pid namespace again."""
+        _check(_libc.setns(self._own, CLONE_NEWPID), "setns(CLONE_NEWPID)")
+
+    def close_in_child(self) -> None:
+        os.close(self._own)
+
+    def _child_can_enter(self, policy: Policy) -> bool:
+        """A trial run: a child that is pid 1 and enters the other namespaces."""
+        pid = self.fork()
+        if pid == 0:
+            os._exit(0 if os.getpid() == 1 and _libc.unshare(_namespace_flags(policy)) == 0 else 1)
+        _, wait_status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(wait_status) == 0
+
+
+def enter_other_namespaces(policy: Policy, protections: Protections) -> None:
+    """In the child of ``PidNamespaces.fork``: mount, ipc, uts and (unless allowed) network namespaces."""
+    _check(_libc.unshare(_namespace_flags(policy)), "unshare")
+    _note_namespaces(policy, protections)
 
 
 def _write(path: str, text: str) -> None:

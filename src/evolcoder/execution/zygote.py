@@ -6,6 +6,9 @@ needs once, then for each request forks:
     zygote ── supervisor (enters new namespaces, enforces wall time and output size)
                   └── sandbox (pid 1 of its pid namespace: limits, no privileges, runs the driver)
 
+As root with namespaces (isolation.PidNamespaces) the zygote is the supervisor itself, one fork
+fewer per run: ``zygote ── sandbox``, the sandbox entering the other namespaces itself.
+
 When the sandbox process ends, the kernel kills everything left in its pid namespace, so nothing
 it started survives it. The zygote stays small (forks are cheap) and never holds expected outputs: a forked sandbox
 inherits its memory, and must not find the answers there. Test inputs come with each request.
@@ -28,6 +31,7 @@ import socket
 import struct
 import sys
 import time
+from dataclasses import dataclass
 
 from evolcoder.execution import apart, driver, isolation
 
@@ -83,18 +87,24 @@ def main() -> None:
     if policy.seccomp:
         isolation.preload_seccomp()
     slot = int(hello["slot"])
-    # Children are reaped by the kernel; the supervisor resets this after fork.
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    pid_namespaces = isolation.PidNamespaces.open(policy)
+    if pid_namespaces is None:
+        # Supervisors are reaped by the kernel; each resets this after fork.
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     while True:
         request, fds, payload = recv_message(sock)
         if request is None:
             return
         limits = isolation.Limits(**request.pop("limits"))
+        run = _Run(request, payload, limits, policy, isolation.sandbox_uid(policy, slot), *fds)
+        if pid_namespaces is not None:
+            _supervise_here(run, pid_namespaces, sock)
+            continue
         pid = os.fork()
         if pid == 0:
             try:
                 sock.close()
-                _supervise(request, payload, limits, policy, slot, *fds)
+                _supervise(run)
             finally:
                 os._exit(70)
         for fd in fds:
@@ -107,55 +117,106 @@ def _tuples(d: dict) -> dict:
     }
 
 
-def _supervise(request, payload, limits, policy, slot, result_fd, status_fd, cancel_fd, tests_fd) -> None:
+@dataclass
+class _Run:
+    """One request, as its supervisor and its sandbox see it."""
+
+    request: dict
+    payload: bytes
+    limits: isolation.Limits
+    policy: isolation.Policy
+    uid: int | None  # the slot's own uid, when root (decided before a user namespace makes us "root")
+    result_fd: int
+    status_fd: int
+    cancel_fd: int
+    tests_fd: int
+
+
+def _supervise_here(run: _Run, pid_namespaces: isolation.PidNamespaces, sock: socket.socket) -> None:
+    """Supervise a run from the fork server itself (root, namespaces): the sandbox is its child, pid 1
+    of a new pid namespace, and enters the other namespaces itself; no supervisor process per run."""
+    started = time.monotonic()
+    out_r, out_w = os.pipe()
+    try:
+        child = pid_namespaces.fork()
+    except OSError as exc:
+        for fd in (out_r, out_w, run.result_fd, run.tests_fd):
+            os.close(fd)
+        _report(run, {"exit": None, "reason": f"sandbox not started: {exc}"[:300]}, started)
+        return
+    if child == 0:
+        sock.close()
+        pid_namespaces.close_in_child()
+        os.setsid()  # out of the harness's process group: a Ctrl-C there is not the program's
+        protections = isolation.Protections()
+        _in_child(
+            run, out_r, out_w, protections, enter=lambda: isolation.enter_other_namespaces(run.policy, protections)
+        )
+    for fd in (out_w, run.result_fd, run.tests_fd):
+        os.close(fd)
+    status = _watch(child, run.limits, started, out_r, run.cancel_fd)
+    os.close(out_r)
+    _report(run, status, started)
+
+
+def _supervise(run: _Run) -> None:
+    """A supervisor process per run (not root, or namespaces off): it enters the namespaces, a user
+    namespace among them when not root, and its child is the sandbox."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     started = time.monotonic()
     os.setsid()
-    uid = isolation.sandbox_uid(policy, slot)  # decided before a user namespace makes us "root"
     protections = isolation.Protections()
-    in_namespaces = isolation.unshare_namespaces(policy, protections)
+    in_namespaces = isolation.unshare_namespaces(run.policy, protections)
     out_r, out_w = os.pipe()
     workdir = None
     if not in_namespaces:
         import tempfile
 
         workdir = tempfile.mkdtemp(prefix="evolcoder-sandbox-")
-        if uid is not None:
-            os.chown(workdir, uid, uid)
+        if run.uid is not None:
+            os.chown(workdir, run.uid, run.uid)
     child = os.fork()
     if child == 0:
-        code = 71
-        try:
-            os.close(status_fd)
-            os.close(cancel_fd)
-            os.close(out_r)
-            fds = (result_fd, tests_fd)
-            _sandbox(request, payload, limits, policy, uid, fds, out_w, in_namespaces, workdir, protections)
-            code = 0
-        except BaseException:
-            import traceback
-
-            traceback.print_exc()  # reaches the harness through the output pipe
-        finally:
-            for stream in (sys.stdout, sys.stderr):
-                try:
-                    stream.flush()
-                except BaseException:
-                    pass
-            os._exit(code)
-    os.close(out_w)
-    os.close(result_fd)
-    os.close(tests_fd)
-    status = _watch(child, limits, started, out_r, cancel_fd)
+        _in_child(run, out_r, out_w, protections, in_namespaces=in_namespaces, workdir=workdir)
+    for fd in (out_w, run.result_fd, run.tests_fd):
+        os.close(fd)
+    status = _watch(child, run.limits, started, out_r, run.cancel_fd)
     if workdir is not None:
         _kill_group(child)
         import shutil
 
         shutil.rmtree(workdir, ignore_errors=True)
-    status["wall"] = time.monotonic() - started
-    data = (json.dumps(status) + "\n").encode()
-    os.write(status_fd, data)
+    _report(run, status, started)
     os._exit(0)
+
+
+def _in_child(run: _Run, out_r: int, out_w: int, protections, enter=None, in_namespaces=True, workdir=None) -> None:
+    """The sandbox process: drop the supervisor's descriptors, run, and exit (never return)."""
+    code = 71
+    try:
+        for fd in (run.status_fd, run.cancel_fd, out_r):
+            os.close(fd)
+        _sandbox(run, out_w, in_namespaces, workdir, protections, enter)
+        code = 0
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()  # reaches the harness through the output pipe
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+        os._exit(code)
+
+
+def _report(run: _Run, status: dict, started: float) -> None:
+    """The run's final status line, from the supervisor, which the sandbox cannot reach."""
+    status["wall"] = time.monotonic() - started
+    os.write(run.status_fd, (json.dumps(status) + "\n").encode())
+    os.close(run.status_fd)
+    os.close(run.cancel_fd)
 
 
 def _kill_group(pid: int) -> None:
@@ -213,13 +274,19 @@ def _watch(child: int, limits, started: float, out_r: int, cancel_fd: int) -> di
     }
 
 
-def _sandbox(request, payload, limits, policy, uid, fds, out_w, in_namespaces, workdir, protections) -> None:
-    """Runs as the sandboxed process: isolate, then hand over to the driver."""
-    result_fd, tests_fd = fds
+def _sandbox(run: _Run, out_w: int, in_namespaces: bool, workdir, protections, enter) -> None:
+    """Runs as the sandboxed process: isolate, then hand over to the driver.
+
+    ``enter``: enters the namespaces, when the supervisor has not (``_supervise_here``).
+    """
+    request, payload, limits, policy, uid = run.request, run.payload, run.limits, run.policy, run.uid
+    result_fd, tests_fd = run.result_fd, run.tests_fd
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(out_w, 1)
     os.dup2(out_w, 2)
+    if enter is not None:
+        enter()
     if not in_namespaces:
         os.setpgid(0, 0)
     if in_namespaces:
