@@ -9,8 +9,10 @@ These tests run as root on Linux, where the sandbox drops each run to uid 61000 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -406,14 +408,17 @@ def _process_tree_during_a_run(worker: Worker, limits: Limits = FAST) -> tuple[l
     deadline = time.monotonic() + 3
     chain: list[list[int]] = []
     while time.monotonic() < deadline:
+        time.sleep(0.05)
         chain, pid = [], server
-        while children := Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-            pid = int(children[0])
-            status = Path(f"/proc/{pid}/status").read_text()
-            chain.append([int(x) for x in status.split("NSpid:")[1].splitlines()[0].split()])
-        if chain and chain[-1][-1] == 1 or len(chain) >= 2:
+        try:
+            while children := Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+                pid = int(children[-1])  # the newest (the process of an earlier run may still be exiting)
+                status = Path(f"/proc/{pid}/status").read_text()
+                chain.append([int(x) for x in status.split("NSpid:")[1].splitlines()[0].split()])
+        except OSError:
+            continue  # a process ended while it was read
+        if chain and (chain[-1][-1] == 1 or len(chain) >= 2):
             break
-        time.sleep(0.02)
     thread.join()
     return chain, result[0]
 
@@ -843,6 +848,22 @@ def test_home_folder_shows_nothing_of_the_host(worker):
     assert outcome.output_head == "[]\n"
 
 
+def test_a_hidden_folder_made_after_the_fork_server_started_is_hidden_too():
+    """The mount template is made when the fork server starts; a hidden folder that appears later
+    (a cache the first runs fill with expected outputs) is covered from the next run on."""
+    later = Path("/var/lib") / f"evolcoder-test-{uuid.uuid4().hex[:8]}"
+    with closing(Worker(slot=SLOT + 9, policy=Policy(hidden_paths=(str(later),)))) as w:
+        try:
+            assert_healthy(w)  # the fork server and its template exist before the folder
+            later.mkdir()
+            (later / "answers.json").write_text("[42]")
+            records, outcome = run(w, script(f"print(open({str(later / 'answers.json')!r}).read())"))
+            assert not passed(records) and first_done(records)["e"].startswith("FileNotFoundError"), records
+            assert str(later) in outcome.protections["hidden_paths"]
+        finally:
+            shutil.rmtree(later, ignore_errors=True)
+
+
 def test_readable_paths_are_bound_back_read_only_below_hidden_folders_and_tmp():
     """Folders a program may read (DS-1000's seaborn data; the interpreter when it lives in a
     checkout or cache below /tmp, as in CI) show in the sandbox, read-only, below a hidden folder
@@ -990,6 +1011,43 @@ def test_listening_socket_is_not_reachable_from_the_host(bare_worker):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
     thread.join()
     assert_healthy(bare_worker)
+
+
+LEAVE_BEHIND = """
+import ctypes, fcntl, socket, struct
+server = socket.socket(socket.AF_UNIX)
+server.bind("\\0evolcoder-left-behind")
+server.listen()
+libc = ctypes.CDLL(None, use_errno=True)
+print("shm", libc.shmget(0x5EED, 4096, 0o1000 | 0o666) >= 0)  # IPC_CREAT
+try:  # SIOCSIFFLAGS: bring the loopback up
+    fcntl.ioctl(socket.socket(), 0x8914, struct.pack("16sH22x", b"lo", 1))
+    print("lo up")
+except OSError as exc:
+    print("lo refused", exc.errno)
+"""
+FIND_LEFTOVERS = """
+import ctypes, socket
+socket.socket(socket.AF_UNIX).bind("\\0evolcoder-left-behind")  # EADDRINUSE if the last one lived on
+libc = ctypes.CDLL(None, use_errno=True)
+print("shm", libc.shmget(0x5EED, 0, 0), ctypes.get_errno())
+try:
+    socket.create_connection(("127.0.0.1", 9), timeout=1)
+except OSError as exc:
+    print("connect", exc.errno)
+"""
+
+
+def test_nothing_a_run_leaves_in_its_namespaces_reaches_the_next_run(bare_worker):
+    """The network namespace is made once per fork server and entered by each run: what a run
+    opens there ends with it, and it cannot bring the loopback up. System V IPC objects, which
+    outlive their processes, are in a namespace of each run's own."""
+    _, outcome = run(bare_worker, script(LEAVE_BEHIND))
+    assert outcome.exit_code == 0, outcome.output_head
+    assert outcome.output_head.split("\n")[:2] == ["shm True", f"lo refused {errno.EPERM}"]
+    _, outcome = run(bare_worker, script(FIND_LEFTOVERS))
+    assert outcome.exit_code == 0, outcome.output_head
+    assert outcome.output_head.split("\n")[:2] == [f"shm -1 {errno.ENOENT}", f"connect {errno.ENETUNREACH}"]
 
 
 # ------------------------------------------------------------------------------------------------

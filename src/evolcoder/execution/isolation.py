@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import json
 import os
 import resource
 import signal
@@ -134,32 +135,47 @@ def _note_namespaces(policy: Policy, protections: Protections) -> None:
     protections.network_namespace = not policy.network
 
 
-class PidNamespaces:
-    """Gives each child of the fork server a pid namespace of its own, without a process in between.
+class PreparedNamespaces:
+    """The namespaces of one fork server's sandboxes, as far as possible made once (root only).
 
-    As root, the fork server can ``unshare(CLONE_NEWPID)`` (its own pid stays; only its next child
-    is pid 1 of a new namespace), fork, and ``setns`` back to its own namespace for the children
-    after. The child then enters the other namespaces itself (``enter_other_namespaces``). That saves
-    the supervisor process of every run (a fork, an exit and the pages they copy). ``open`` returns
-    None where this cannot work (not root, namespaces off or refused); the fork server then forks a
-    supervisor per run, which enters all the namespaces, a user namespace included.
+    - pid: a fresh one per run, without a process in between. The fork server can
+      ``unshare(CLONE_NEWPID)`` (its own pid stays; only its next child is pid 1 of a new namespace),
+      fork, and ``setns`` back to its own namespace for the children after. That saves the
+      supervisor process of every run (a fork, an exit and the pages they copy).
+    - mount: a template made once (``prepare_root``: read-only mounts, hidden folders covered, the
+      interpreter's folders bound back); each run enters it and unshares a copy of its own, where
+      it mounts only its fresh ``/tmp``, ``/var/tmp``, ``/dev/shm`` and ``/proc``
+      (``private_folders``).
+    - network: one per fork server, made once and entered by each of its runs (one at a time). It
+      has only a loopback interface, down, which the unprivileged program cannot bring up or change
+      (no capability, and seccomp denies it ``unshare`` and ``setns``); whatever socket a run opens
+      there is closed when the kernel kills its processes at the end of the run.
+    - ipc and uts: fresh per run (System V IPC objects would outlive a run).
+
+    ``open`` returns None where this cannot work (not root, namespaces off or refused); the fork
+    server then forks a supervisor per run, which enters fresh namespaces of every kind, a user
+    namespace among them when not root.
     """
 
-    def __init__(self, own: int) -> None:
-        self._own = own  # an fd on the fork server's own pid namespace
+    def __init__(self, own_pid: int, template: _Template) -> None:
+        self._own_pid = own_pid  # fds on the fork server's own pid namespace and on the templates
+        self._template = template
 
     @classmethod
-    def open(cls, policy: Policy) -> PidNamespaces | None:
+    def open(cls, policy: Policy) -> PreparedNamespaces | None:
         if not policy.namespaces or os.geteuid() != 0:
             return None
-        own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-        forker = cls(own)
         try:
-            if forker._child_can_enter(policy):
-                return forker
+            template = _Template.make(policy)
+        except OSError:
+            return None
+        prepared = cls(os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC), template)
+        try:
+            if prepared._child_can_enter(policy):
+                return prepared
         except OSError:
             pass
-        os.close(own)
+        prepared.close_in_child()
         return None
 
     def fork(self) -> int:
@@ -179,26 +195,105 @@ class PidNamespaces:
                 raise RuntimeError(f"cannot return to the fork server's pid namespace: {exc}") from exc
         return pid
 
+    def refresh(self, policy: Policy) -> None:
+        """Remake the templates when a hidden or readable folder has appeared or gone since they were
+        made: a cache folder that a run creates (expected outputs) is hidden from the runs after it."""
+        if _folders_present(policy) != self._template.made_for:
+            old, self._template = self._template, _Template.make(policy)
+            old.close()
+
     def _restore(self) -> None:
         """The fork server's next children are in its own pid namespace again."""
-        _check(_libc.setns(self._own, CLONE_NEWPID), "setns(CLONE_NEWPID)")
+        _check(_libc.setns(self._own_pid, CLONE_NEWPID), "setns(CLONE_NEWPID)")
+
+    def enter(self, policy: Policy, limits: Limits, protections: Protections) -> None:
+        """In the child of ``fork``: the other namespaces and this run's private folders."""
+        template = self._template
+        _check(_libc.setns(template.mount, CLONE_NEWNS), "setns(CLONE_NEWNS)")
+        _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
+        if template.network is not None:
+            _check(_libc.setns(template.network, CLONE_NEWNET), "setns(CLONE_NEWNET)")
+        self.close_in_child()
+        _note_namespaces(policy, protections)
+        protections.read_only_root = policy.read_only_root
+        protections.hidden_paths = list(template.hidden_paths)
+        private_folders(limits, protections, template.below_private)
 
     def close_in_child(self) -> None:
-        os.close(self._own)
+        os.close(self._own_pid)
+        self._template.close()
 
     def _child_can_enter(self, policy: Policy) -> bool:
         """A trial run: a child that is pid 1 and enters the other namespaces."""
         pid = self.fork()
         if pid == 0:
-            os._exit(0 if os.getpid() == 1 and _libc.unshare(_namespace_flags(policy)) == 0 else 1)
+            code = 1
+            try:
+                self.enter(policy, Limits(tmp_bytes=1 << 20), Protections())
+                code = 0 if os.getpid() == 1 else 1
+            finally:
+                os._exit(code)
         _, wait_status = os.waitpid(pid, 0)
         return os.waitstatus_to_exitcode(wait_status) == 0
 
 
-def enter_other_namespaces(policy: Policy, protections: Protections) -> None:
-    """In the child of ``PidNamespaces.fork``: mount, ipc, uts and (unless allowed) network namespaces."""
-    _check(_libc.unshare(_namespace_flags(policy)), "unshare")
-    _note_namespaces(policy, protections)
+@dataclass
+class _Template:
+    """fds on a mount namespace prepared by ``prepare_root`` and on a fresh network namespace."""
+
+    mount: int
+    network: int | None  # None: the policy allows the host network
+    hidden_paths: list[str]
+    below_private: list[str]  # the interpreter's folders below /tmp & co., bound back per run
+    made_for: tuple[bool, ...]  # which hidden and readable folders were there (_folders_present)
+
+    def close(self) -> None:
+        for fd in (self.mount, self.network):
+            if fd is not None:
+                os.close(fd)
+
+    @classmethod
+    def make(cls, policy: Policy) -> _Template:
+        """A short-lived child makes the namespaces; they live on through the fds opened on them."""
+        made_for = _folders_present(policy)
+        ready_r, ready_w = os.pipe()
+        done_r, done_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(ready_r)
+                os.close(done_w)
+                _check(_libc.unshare(CLONE_NEWNS | (0 if policy.network else CLONE_NEWNET)), "unshare")
+                protections = Protections()
+                prepare_root(policy, protections)
+                os.write(ready_w, json.dumps(protections.hidden_paths).encode())
+                os.close(ready_w)
+                os.read(done_r, 1)  # stay until the fork server has opened the namespaces
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(ready_w)
+        os.close(done_r)
+        try:
+            reply = b""
+            while chunk := os.read(ready_r, 1 << 16):
+                reply += chunk
+            if not reply:
+                raise OSError("the namespace template could not be made")
+            mount = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+            network = None if policy.network else os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        finally:
+            os.close(ready_r)
+            os.close(done_w)
+            os.waitpid(pid, 0)
+        private = _private_dirs()
+        below = [path for path in _kept_paths(policy) if _below_any(path, private)]
+        return cls(mount, network, json.loads(reply), below, made_for)
+
+
+def _folders_present(policy: Policy) -> tuple[bool, ...]:
+    return tuple(os.path.isdir(path) for path in (*policy.hidden_paths, *policy.readable_paths))
 
 
 def _write(path: str, text: str) -> None:
@@ -235,24 +330,41 @@ def _masked_ancestor(path: str, masked: list[str]) -> str | None:
 
 
 def setup_filesystem(policy: Policy, limits: Limits, protections: Protections) -> None:
-    """In the new mount namespace: read-only everything, fresh /tmp, /dev/shm and /proc.
+    """In the new mount namespace: read-only everything, fresh /tmp, /dev/shm and /proc."""
+    prepare_root(policy, protections)
+    private = _private_dirs()
+    private_folders(limits, protections, [p for p in _kept_paths(policy) if _below_any(p, private)])
 
-    Hidden folders (home, caches, data) and folders the sandbox user could not traverse get an
-    empty tmpfs on top; the interpreter's own folders below them are bound back, read-only.
+
+def _private_dirs() -> list[str]:
+    return [os.path.realpath(p) for p in PRIVATE_DIRS if os.path.isdir(p)]
+
+
+def _kept_paths(policy: Policy) -> list[str]:
+    """The interpreter's folders and the folders a program may read: visible in every sandbox."""
+    return needed_paths() + [os.path.realpath(p) for p in policy.readable_paths if os.path.isdir(p)]
+
+
+def _below_any(path: str, folders: list[str]) -> bool:
+    return any(path == folder or path.startswith(folder.rstrip("/") + "/") for folder in folders)
+
+
+def prepare_root(policy: Policy, protections: Protections) -> None:
+    """What every sandbox sees alike: every mount read-only, hidden folders (home, caches, data) and
+    folders the sandbox user could not traverse covered by an empty tmpfs, and the interpreter's own
+    folders below them bound back, read-only. Nothing below /tmp & co.: ``private_folders`` covers them.
     """
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+    private = _private_dirs()
     masked = [os.path.realpath(p) for p in policy.hidden_paths if os.path.isdir(p)]
     reexpose: dict[str, int] = {}
-    readable = [os.path.realpath(p) for p in policy.readable_paths if os.path.isdir(p)]
-    private = [os.path.realpath(p) for p in PRIVATE_DIRS if os.path.isdir(p)]
-    for path in needed_paths() + readable:
+    for path in _kept_paths(policy):
+        if _below_any(path, private):
+            continue
         ancestor = _masked_ancestor(path, masked)
         if ancestor is not None:
             if ancestor not in masked:
                 masked.append(ancestor)
-            reexpose[path] = os.open(path, os.O_PATH | os.O_DIRECTORY)
-        elif any(path.startswith(folder.rstrip("/") + "/") for folder in private):
-            # Below /tmp (a checkout or a cache there): the fresh private /tmp would hide it.
             reexpose[path] = os.open(path, os.O_PATH | os.O_DIRECTORY)
     if policy.read_only_root:
         for mount_point in _mount_points():
@@ -261,32 +373,43 @@ def setup_filesystem(policy: Policy, limits: Limits, protections: Protections) -
             except OSError:
                 pass
         protections.read_only_root = True
-    flags = MS_NOSUID | MS_NODEV
-    for path in PRIVATE_DIRS:
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", flags, f"size={limits.tmp_bytes},mode=1777")
-    protections.private_tmp = True
     for folder in sorted(masked, key=len):
         if any(folder.startswith(m.rstrip("/") + "/") for m in masked if m != folder):
             continue  # already under a masked folder
-        if not os.path.isdir(folder):
-            continue  # was under /tmp, now a fresh empty tmpfs
-        _mount("tmpfs", folder, "tmpfs", flags, "size=1m,mode=755")
+        if _below_any(folder, private) or not os.path.isdir(folder):
+            continue  # under /tmp & co., which each run gets fresh and empty
+        _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
         protections.hidden_paths.append(folder)
-    for path, fd in sorted(reexpose.items()):
-        os.makedirs(path, exist_ok=True)
-        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
-        _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
-        os.close(fd)
+    _bind_back(reexpose)
     for folder in protections.hidden_paths:
         try:
             _mount(None, folder, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
         except OSError:
             pass
+
+
+def private_folders(limits: Limits, protections: Protections, below_private: list[str]) -> None:
+    """This run's own, empty /tmp, /var/tmp and /dev/shm (with ``below_private``, folders the
+    interpreter needs that lie below them, bound back read-only), and its pid namespace's /proc."""
+    reexpose = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in below_private}
+    for path in PRIVATE_DIRS:
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits.tmp_bytes},mode=1777")
+    protections.private_tmp = True
+    _bind_back(reexpose)
     try:
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
     except OSError:
         pass
+
+
+def _bind_back(reexpose: dict[str, int]) -> None:
+    """Bind each folder (opened before it was covered) back where it was, read-only."""
+    for path, fd in sorted(reexpose.items()):
+        os.makedirs(path, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
+        _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
+        os.close(fd)
 
 
 def _mount_points() -> list[str]:

@@ -6,8 +6,9 @@ needs once, then for each request forks:
     zygote ── supervisor (enters new namespaces, enforces wall time and output size)
                   └── sandbox (pid 1 of its pid namespace: limits, no privileges, runs the driver)
 
-As root with namespaces (isolation.PidNamespaces) the zygote is the supervisor itself, one fork
-fewer per run: ``zygote ── sandbox``, the sandbox entering the other namespaces itself.
+As root with namespaces (isolation.PreparedNamespaces) the zygote is the supervisor itself, one
+fork fewer per run: ``zygote ── sandbox``, the sandbox entering the other namespaces itself (a mount
+template and a network namespace made once per zygote).
 
 When the sandbox process ends, the kernel kills everything left in its pid namespace, so nothing
 it started survives it. The zygote stays small (forks are cheap) and never holds expected outputs: a forked sandbox
@@ -87,8 +88,8 @@ def main() -> None:
     if policy.seccomp:
         isolation.preload_seccomp()
     slot = int(hello["slot"])
-    pid_namespaces = isolation.PidNamespaces.open(policy)
-    if pid_namespaces is None:
+    namespaces = isolation.PreparedNamespaces.open(policy)
+    if namespaces is None:
         # Supervisors are reaped by the kernel; each resets this after fork.
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     while True:
@@ -97,8 +98,8 @@ def main() -> None:
             return
         limits = isolation.Limits(**request.pop("limits"))
         run = _Run(request, payload, limits, policy, isolation.sandbox_uid(policy, slot), *fds)
-        if pid_namespaces is not None:
-            _supervise_here(run, pid_namespaces, sock)
+        if namespaces is not None:
+            _supervise_here(run, namespaces, sock)
             continue
         pid = os.fork()
         if pid == 0:
@@ -132,13 +133,14 @@ class _Run:
     tests_fd: int
 
 
-def _supervise_here(run: _Run, pid_namespaces: isolation.PidNamespaces, sock: socket.socket) -> None:
+def _supervise_here(run: _Run, namespaces: isolation.PreparedNamespaces, sock: socket.socket) -> None:
     """Supervise a run from the fork server itself (root, namespaces): the sandbox is its child, pid 1
     of a new pid namespace, and enters the other namespaces itself; no supervisor process per run."""
     started = time.monotonic()
+    namespaces.refresh(run.policy)
     out_r, out_w = os.pipe()
     try:
-        child = pid_namespaces.fork()
+        child = namespaces.fork()
     except OSError as exc:
         for fd in (out_r, out_w, run.result_fd, run.tests_fd):
             os.close(fd)
@@ -146,12 +148,9 @@ def _supervise_here(run: _Run, pid_namespaces: isolation.PidNamespaces, sock: so
         return
     if child == 0:
         sock.close()
-        pid_namespaces.close_in_child()
         os.setsid()  # out of the harness's process group: a Ctrl-C there is not the program's
         protections = isolation.Protections()
-        _in_child(
-            run, out_r, out_w, protections, enter=lambda: isolation.enter_other_namespaces(run.policy, protections)
-        )
+        _in_child(run, out_r, out_w, protections, enter=lambda: namespaces.enter(run.policy, run.limits, protections))
     for fd in (out_w, run.result_fd, run.tests_fd):
         os.close(fd)
     status = _watch(child, run.limits, started, out_r, run.cancel_fd)
@@ -277,7 +276,8 @@ def _watch(child: int, limits, started: float, out_r: int, cancel_fd: int) -> di
 def _sandbox(run: _Run, out_w: int, in_namespaces: bool, workdir, protections, enter) -> None:
     """Runs as the sandboxed process: isolate, then hand over to the driver.
 
-    ``enter``: enters the namespaces, when the supervisor has not (``_supervise_here``).
+    ``enter``: enters the namespaces and sets up the file system, when the supervisor has not
+    entered them (``_supervise_here``).
     """
     request, payload, limits, policy, uid = run.request, run.payload, run.limits, run.policy, run.uid
     result_fd, tests_fd = run.result_fd, run.tests_fd
@@ -286,11 +286,12 @@ def _sandbox(run: _Run, out_w: int, in_namespaces: bool, workdir, protections, e
     os.dup2(out_w, 1)
     os.dup2(out_w, 2)
     if enter is not None:
-        enter()
-    if not in_namespaces:
+        enter()  # the namespaces and the file system (isolation.PreparedNamespaces)
+    elif in_namespaces:
+        isolation.setup_filesystem(policy, limits, protections)
+    else:
         os.setpgid(0, 0)
     if in_namespaces:
-        isolation.setup_filesystem(policy, limits, protections)
         workdir = "/tmp/work"
         os.mkdir(workdir, 0o700)
         if uid is not None:
