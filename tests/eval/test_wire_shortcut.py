@@ -14,7 +14,7 @@ import pytest
 
 from evolcoder.bench.compare import SPECIAL_ORACLES, Comparator
 from evolcoder.eval.judge import _NO_WIRE, Expected, expected_wire
-from evolcoder.execution.values import Digest, NumpyBool, Opaque, decode, encode_output
+from evolcoder.execution.values import Digest, NumpyBool, Opaque, decode, digest_of, encode_output
 
 
 class _Thing:
@@ -67,12 +67,17 @@ VALUES = [
     np.bool_(True),
     _Thing(),
     [_Thing()],
+    "x" * 70_000,  # long text: a digest on the wire where equality decides
+    "x" * 69_999 + "y",
+    "x" * 10_000,
+    b"x" * 70_000,
+    b"x" * 69_999 + b"y",
 ]
 
 
-def _sent(value):
+def _sent(value, digest_text=False):
     """What the harness reads for a returned value: encoded in the sandbox, through JSON."""
-    return json.loads(json.dumps(encode_output(value)))
+    return json.loads(json.dumps(encode_output(value, digest_text)))
 
 
 def _expected(value):
@@ -88,7 +93,7 @@ def test_a_wire_match_is_exactly_a_comparator_match(entry_point, atol):
         expected = _expected(exp_value)
         wire = expected_wire(Expected([expected], [0.0]))[0]
         for out_value in VALUES:
-            sent = _sent(out_value)
+            sent = _sent(out_value, Comparator("mbpp", entry_point, atol).equality_decides)  # as judge_io asks
             reference = Comparator("mbpp", entry_point, atol)
             verdict = reference.matches([1], decode(sent), expected)
             shortcut = Comparator("mbpp", entry_point, atol)
@@ -121,6 +126,18 @@ def test_only_plain_expected_outputs_have_a_wire_form():
     ]
     for value in not_plain:
         assert expected_wire(Expected([value], [0.0]))[0] is _NO_WIRE, value
+
+
+def test_long_text_is_compared_by_digest_exactly():
+    long_text = "ab" * 40_000
+    wire = expected_wire(Expected([long_text, long_text.encode(), "ab"], [0.0] * 3))
+    assert wire[0] == _sent(long_text, True) == {"h": digest_of(long_text).hexdigest, "n": len(long_text) + 5}
+    assert wire[1] == _sent(long_text.encode(), True) != wire[0]
+    assert wire[2] == "ab"
+    comparator = Comparator("humaneval", "string_sequence", 0.0)
+    assert comparator.matches([1], decode(_sent(long_text, True)), long_text)
+    assert not comparator.matches([1], decode(_sent(long_text[:-1] + "c", True)), long_text)
+    assert not comparator.matches([1], decode(_sent(long_text.encode(), True)), long_text)
 
 
 def test_the_tolerance_switches_on_as_with_matches():

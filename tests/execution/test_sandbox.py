@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from evolcoder.execution.isolation import Limits, Policy, needed_paths
-from evolcoder.execution.values import Opaque, decode
+from evolcoder.execution.values import Opaque, decode, digest_of
 from evolcoder.execution.worker import RunOutcome, Worker, WorkerPool
 
 pytestmark = pytest.mark.timeout(60)
@@ -210,6 +210,28 @@ def test_function_io_mode(worker):
     assert [r["i"] for r in records[1:-1]] == [0, 1, 2]
     assert [decode(r["o"]) for r in records[1:-1]] == [2, 3, 10**30 + 1]
     assert records[-1] == {"done": True}
+    assert outcome.exit_code == 0
+
+
+@pytest.mark.parametrize("digest_text", [False, True])
+def test_function_io_sends_long_text_as_a_digest_when_asked(worker, digest_text):
+    request = {
+        "kind": "function_io",
+        "code": "def f(n, kind):\n    return {'str': 'x' * n, 'bytes': b'x' * n, 'list': ['x'] * n}[kind]\n",
+        "entry_point": "f",
+        "inputs": [[10, "str"], [100_000, "str"], [100_000, "bytes"], [100_000, "list"]],
+        "cpu_limits": 1.0,
+        "fail_fast": True,
+        "digest_text": digest_text,
+    }
+    records, outcome = run(worker, request)
+    outputs = [decode(r["o"]) for r in records if "o" in r]
+    assert outputs[0] == "x" * 10
+    if digest_text:
+        assert outputs[1] == digest_of("x" * 100_000) and outputs[2] == digest_of(b"x" * 100_000)
+    else:
+        assert outputs[1:3] == ["x" * 100_000, b"x" * 100_000]
+    assert outputs[3] == ["x"] * 100_000  # text only: a list travels whole below DIGEST_THRESHOLD_BYTES
     assert outcome.exit_code == 0
 
 

@@ -257,6 +257,7 @@ def _function_io(request: dict, payload: bytes, out: _Writer) -> None:
     limits = request["cpu_limits"]
     fail_fast = request.get("fail_fast", True)
     not_none = request.get("output_not_none", False)
+    digest_text = request.get("digest_text", False)
     real_stdout = sys.stdout
     sys.stdout = sys.stderr = _Sink()
     try:
@@ -285,7 +286,7 @@ def _function_io(request: dict, payload: bytes, out: _Writer) -> None:
             spent = limit - remaining if remaining else limit
             if not_none:
                 result = result is not None
-            out.queue({"i": i, "o": values.encode_output(result), "c": spent})
+            out.queue({"i": i, "o": values.encode_output(result, digest_text), "c": spent})
         except CpuTimeout:
             out.send({"i": i, "t": True, "c": limit})
             if fail_fast:

@@ -23,6 +23,9 @@ _DIGEST, _REF = "h", "r"
 
 # Outputs whose exact serialization is larger than this travel as a digest (see encode_output).
 DIGEST_THRESHOLD_BYTES = 8 << 20
+# A str or bytes output larger than this travels as a digest when the request asks for it (the
+# harness compares it by equality alone): equal digests then mean equal text, exactly.
+TEXT_DIGEST_THRESHOLD_BYTES = 64 << 10
 
 MAX_DEPTH = 200
 
@@ -151,11 +154,13 @@ def _all_json_scalars(items: list | tuple) -> bool:
     return True
 
 
-def encode_output(value: Any) -> Any:
+def encode_output(value: Any, digest_text: bool = False) -> Any:
     """``encode`` for a returned value, with huge plain outputs reduced to a digest.
 
     marshal (C, fast) accepts only exact builtin types, so it doubles as the plainness check; a
     huge output's serialization is made once and digested as it is (seconds for a 1 GB list).
+    ``digest_text``: a str or bytes over TEXT_DIGEST_THRESHOLD_BYTES is digested too (a 7 MB string
+    then costs a sha256 instead of a JSON round trip through the pipe).
     """
     import marshal
 
@@ -163,7 +168,8 @@ def encode_output(value: Any) -> Any:
         raw = marshal.dumps(value, 2)
     except (ValueError, TypeError, RecursionError):
         return encode(value)
-    if len(raw) <= DIGEST_THRESHOLD_BYTES:
+    text = digest_text and (type(value) is str or type(value) is bytes)
+    if len(raw) <= (TEXT_DIGEST_THRESHOLD_BYTES if text else DIGEST_THRESHOLD_BYTES):
         return encode(value)
     digest = _digest(value, raw)
     return {_DIGEST: digest.hexdigest, "n": digest.size}
