@@ -169,7 +169,12 @@ class PreparedNamespaces:
             template = _Template.make(policy)
         except OSError:
             return None
-        prepared = cls(os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC), template)
+        try:
+            own_pid = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            template.close()
+            return None
+        prepared = cls(own_pid, template)
         try:
             if prepared._child_can_enter(policy):
                 return prepared
