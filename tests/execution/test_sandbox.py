@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -472,6 +473,47 @@ def test_without_namespaces_a_supervisor_process_runs_the_sandbox():
         assert outcome.reason == "wall time limit exceeded" and not passed(records)
         assert_no_survivors(UID_BASE + SLOT + 8)
         assert_healthy(plain)
+
+
+NOT_ROOT = """
+import json, sys
+from evolcoder.execution.isolation import Limits, Policy
+from evolcoder.execution.worker import Worker
+worker = Worker(policy=Policy(hidden_paths=()))
+code = "import os\\nprint(os.getpid(), sorted(os.listdir('/tmp')))\\nopen('/tmp/work/x', 'w').write('1')\\n"
+runs = [worker.run({"kind": "script", "code": code}, Limits(wall_seconds=5, cpu_seconds=2)) for _ in range(2)]
+slow = worker.run({"kind": "script", "code": "import time\\ntime.sleep(60)"}, Limits(wall_seconds=1, cpu_seconds=2))
+worker.close()
+print(json.dumps([[r.exit_code, r.reason, r.output_head, r.protections] for r in runs + [slow]]))
+"""
+
+
+def test_not_root_a_supervisor_per_run_enters_a_user_namespace():
+    """Not root, the fork server forks a supervisor per run, which enters a user namespace with the
+    others. Run as nobody, with the system's Python (this interpreter may be in a folder nobody can read)."""
+    python, setpriv = Path("/usr/bin/python3"), shutil.which("setpriv")
+    if not python.exists() or setpriv is None:
+        pytest.skip("needs /usr/bin/python3 and setpriv")
+    as_nobody = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", str(python), "-c"]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src")}
+    probe = subprocess.run([*as_nobody, "import evolcoder.execution.worker"], env=env, capture_output=True, cwd="/")
+    if probe.returncode != 0:
+        pytest.skip(f"the source tree cannot be imported as nobody: {probe.stderr.decode()[-200:]}")
+    userns = subprocess.run(
+        [setpriv, *as_nobody[1:4], "unshare", "--user", "--map-root-user", "true"], env=env, cwd="/"
+    )
+    if userns.returncode != 0:
+        pytest.skip("unprivileged user namespaces are not allowed here")
+    done = subprocess.run([*as_nobody, NOT_ROOT], env=env, capture_output=True, text=True, cwd="/", timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    *runs, slow = json.loads(done.stdout.splitlines()[-1])
+    for exit_code, reason, output, protections in runs:
+        assert (exit_code, reason) == (0, None), output
+        assert output == "1 ['work']\n"  # pid 1 of its namespace; a fresh /tmp (the last run's file is gone)
+        for key in ("pid_namespace", "network_namespace", "mount_namespace", "read_only_root", "private_tmp"):
+            assert protections[key] is True, key
+        assert protections["no_new_privs"] and protections["seccomp"] and protections["rlimits"]
+    assert slow[1] == "wall time limit exceeded"
 
 
 # ------------------------------------------------------------------------------------------------
