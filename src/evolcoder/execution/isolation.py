@@ -180,7 +180,7 @@ class PreparedNamespaces:
                 return prepared
         except OSError:
             pass
-        prepared.close_in_child()
+        prepared.close()
         return None
 
     def fork(self) -> int:
@@ -218,13 +218,13 @@ class PreparedNamespaces:
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         if template.network is not None:
             _check(_libc.setns(template.network, CLONE_NEWNET), "setns(CLONE_NEWNET)")
-        self.close_in_child()
+        self.close()  # the program must hold no handle on the fork server's namespaces
         _note_namespaces(policy, protections)
         protections.read_only_root = policy.read_only_root
         protections.hidden_paths = list(template.hidden_paths)
         private_folders(limits, protections, template.below_private)
 
-    def close_in_child(self) -> None:
+    def close(self) -> None:
         os.close(self._own_pid)
         self._template.close()
 
@@ -292,9 +292,7 @@ class _Template:
             os.close(ready_r)
             os.close(done_w)
             os.waitpid(pid, 0)
-        private = _private_dirs()
-        below = [path for path in _kept_paths(policy) if _below_any(path, private)]
-        return cls(mount, network, json.loads(reply), below, made_for)
+        return cls(mount, network, json.loads(reply), _kept_below_private(policy), made_for)
 
 
 def _folders_present(policy: Policy) -> tuple[bool, ...]:
@@ -337,8 +335,7 @@ def _masked_ancestor(path: str, masked: list[str]) -> str | None:
 def setup_filesystem(policy: Policy, limits: Limits, protections: Protections) -> None:
     """In the new mount namespace: read-only everything, fresh /tmp, /dev/shm and /proc."""
     prepare_root(policy, protections)
-    private = _private_dirs()
-    private_folders(limits, protections, [p for p in _kept_paths(policy) if _below_any(p, private)])
+    private_folders(limits, protections, _kept_below_private(policy))
 
 
 def _private_dirs() -> list[str]:
@@ -348,6 +345,12 @@ def _private_dirs() -> list[str]:
 def _kept_paths(policy: Policy) -> list[str]:
     """The interpreter's folders and the folders a program may read: visible in every sandbox."""
     return needed_paths() + [os.path.realpath(p) for p in policy.readable_paths if os.path.isdir(p)]
+
+
+def _kept_below_private(policy: Policy) -> list[str]:
+    """The kept folders below /tmp & co.: bound back over each run's fresh, empty ones."""
+    private = _private_dirs()
+    return [path for path in _kept_paths(policy) if _below_any(path, private)]
 
 
 def _below_any(path: str, folders: list[str]) -> bool:
