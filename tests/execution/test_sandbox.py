@@ -480,7 +480,7 @@ import json, sys
 from evolcoder.execution.isolation import Limits, Policy
 from evolcoder.execution.worker import Worker
 worker = Worker(policy=Policy(hidden_paths=()))
-code = "import os\\nprint(os.getpid(), sorted(os.listdir('/tmp')))\\nopen('/tmp/work/x', 'w').write('1')\\n"
+code = "import os\\nprint(os.getpid(), os.listdir('/tmp/work'))\\nopen('/tmp/work/x', 'w').write('1')\\n"
 runs = [worker.run({"kind": "script", "code": code}, Limits(wall_seconds=5, cpu_seconds=2)) for _ in range(2)]
 slow = worker.run({"kind": "script", "code": "import time\\ntime.sleep(60)"}, Limits(wall_seconds=1, cpu_seconds=2))
 worker.close()
@@ -509,7 +509,7 @@ def test_not_root_a_supervisor_per_run_enters_a_user_namespace():
     *runs, slow = json.loads(done.stdout.splitlines()[-1])
     for exit_code, reason, output, protections in runs:
         assert (exit_code, reason) == (0, None), output
-        assert output == "1 ['work']\n"  # pid 1 of its namespace; a fresh /tmp (the last run's file is gone)
+        assert output == "1 []\n"  # pid 1 of its namespace; a fresh /tmp (the last run's file is gone)
         for key in ("pid_namespace", "network_namespace", "mount_namespace", "read_only_root", "private_tmp"):
             assert protections[key] is True, key
         assert protections["no_new_privs"] and protections["seccomp"] and protections["rlimits"]
