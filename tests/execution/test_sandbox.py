@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from evolcoder.execution.isolation import Limits, Policy, needed_paths
-from evolcoder.execution.values import Opaque, decode, digest_of
-from evolcoder.execution.worker import RunOutcome, Worker, WorkerPool
+from evolcoder.execution.values import Opaque, decode, digest_of, encode
+from evolcoder.execution.worker import HELD_INPUT_SETS, RunOutcome, Worker, WorkerPool
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -212,6 +212,38 @@ def test_function_io_mode(worker):
     assert [decode(r["o"]) for r in records[1:-1]] == [2, 3, 10**30 + 1]
     assert records[-1] == {"done": True}
     assert outcome.exit_code == 0
+
+
+MUTATES = "def f(xs, tag):\n    xs.append(tag)\n    return xs\n"
+
+
+def run_inputs(worker: Worker, inputs: list) -> list:
+    """The outputs of MUTATES on ``inputs``, sent as a payload (wire format) as the harness sends them."""
+    request = {"kind": "function_io", "code": MUTATES, "entry_point": "f", "cpu_limits": 1.0, "fail_fast": True}
+    records: list[dict] = []
+    payload = json.dumps(encode(inputs)).encode()
+    outcome = worker.run(request, FAST, lambda r: records.append(r) or True, payload=payload)
+    assert outcome.exit_code == 0, outcome
+    return [decode(r["o"]) for r in records if "o" in r]
+
+
+def test_function_io_inputs_held_by_the_fork_server_are_fresh_in_every_run():
+    """The fork server decodes a payload once and keeps it; a run that changes its inputs changes its
+    own copy only, the next runs with the same payload get them as sent, and a payload dropped from
+    what the fork server holds (or a restarted fork server) is sent and decoded again."""
+    w = Worker(slot=SLOT)
+    try:
+        sets = [[[[i], "a"], [[i, i], "b"]] for i in range(HELD_INPUT_SETS + 2)]
+        for _ in range(3):
+            assert run_inputs(w, sets[0]) == [[0, "a"], [0, 0, "b"]]
+        for inputs in [*sets, sets[0], *reversed(sets)]:  # past what is held, and back
+            i = inputs[0][0][0]
+            assert run_inputs(w, inputs) == [[i, "a"], [i, i, "b"]]
+        w._proc.kill()
+        w._proc.wait()
+        assert run_inputs(w, sets[-1]) == [[len(sets) - 1, "a"], [len(sets) - 1] * 2 + ["b"]]
+    finally:
+        w.close()
 
 
 @pytest.mark.parametrize("digest_text", [False, True])

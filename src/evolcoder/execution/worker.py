@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -28,6 +29,11 @@ from evolcoder.system import usable_cpus
 
 MAX_RECORD_BYTES = 256 << 20
 MAX_RESULT_BYTES = 2 << 30
+
+# How many input sets a fork server keeps decoded, and their size in wire format at most (the one in
+# use is kept whatever its size).
+HELD_INPUT_SETS = 4
+HELD_INPUT_BYTES = 16 << 20
 
 
 @dataclass
@@ -67,8 +73,10 @@ class Worker:
         self.env = dict(env or {})  # set before the preloads are imported (they may read it then)
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
+        self._held = _HeldInputs()
 
     def _start(self) -> None:
+        self._held = _HeldInputs()  # a new fork server holds nothing yet
         parent, child = socket.socketpair()
         src_root = str(Path(__file__).resolve().parents[2])
         env = {
@@ -122,6 +130,10 @@ class Worker:
     ) -> RunOutcome:
         """Run one request in a fresh sandbox; records go to ``on_record`` as they arrive.
 
+        ``payload``: the inputs of a ``function_io`` request, in wire format (JSON). The fork server
+        decodes them once and keeps them for the next requests that send the same bytes; each
+        sandbox gets its own copy by fork.
+
         With ``tests`` the request is judged apart (execution.apart): the tests travel in a memfd that
         only the sandbox's test process reads, never through the fork server's memory.
         """
@@ -137,12 +149,12 @@ class Worker:
             token = secrets.token_hex(16)
             message = dict(request, limits=asdict(limits), token=token, apart=tests is not None)
             try:
-                send_message(self._sock, message, passed, payload)
+                self._send(message, passed, payload)
             except OSError:
                 # The fork server died (it should not); start a fresh one and try once more.
                 self.close()
                 self._start()
-                send_message(self._sock, message, passed, payload)
+                self._send(message, passed, payload)
         finally:
             for fd in passed:
                 os.close(fd)
@@ -152,6 +164,42 @@ class Worker:
         finally:
             os.close(result_r)
             os.close(status_r)
+
+    def _send(self, message: dict, fds: list[int], payload: bytes) -> None:
+        message, payload = self._held.message(message, payload)
+        send_message(self._sock, message, fds, payload)
+
+
+class _HeldInputs:
+    """Which input sets the fork server holds decoded (zygote.HeldInputs), as the harness decides.
+
+    Each request names its inputs by a key, and sends them only the first time; the oldest sets are
+    dropped past HELD_INPUT_SETS or HELD_INPUT_BYTES, and the request that drops them says so, so
+    the fork server forgets exactly what is forgotten here.
+    """
+
+    def __init__(self) -> None:
+        self._keys: OrderedDict[bytes, int] = OrderedDict()  # payload -> key, oldest first
+        self._bytes = 0
+        self._next_key = 0
+
+    def message(self, message: dict, payload: bytes) -> tuple[dict, bytes]:
+        """``message`` with its inputs named (and sent only when not held), and the payload to send."""
+        if not payload:
+            return message, b""
+        key = self._keys.get(payload)
+        if key is not None:
+            self._keys.move_to_end(payload)
+            return {**message, "inputs_key": key}, b""
+        key, self._next_key = self._next_key, self._next_key + 1
+        self._keys[payload] = key
+        self._bytes += len(payload)
+        forget = []
+        while len(self._keys) > 1 and (len(self._keys) > HELD_INPUT_SETS or self._bytes > HELD_INPUT_BYTES):
+            dropped, dropped_key = self._keys.popitem(last=False)
+            self._bytes -= len(dropped)
+            forget.append(dropped_key)
+        return {**message, "inputs_key": key, "forget": forget}, payload
 
 
 def _memfd(data: bytes) -> int:

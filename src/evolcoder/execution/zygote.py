@@ -34,7 +34,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from evolcoder.execution import apart, driver, isolation
+from evolcoder.execution import apart, driver, isolation, values
 
 HEADER = struct.Struct("!II")  # JSON message length, payload length
 N_FDS = 4
@@ -92,12 +92,20 @@ def main() -> None:
     if namespaces is None:
         # Supervisors are reaped by the kernel; each resets this after fork.
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    held = HeldInputs()
     while True:
         request, fds, payload = recv_message(sock)
         if request is None:
             return
         limits = isolation.Limits(**request.pop("limits"))
         run = _Run(request, payload, limits, policy, isolation.sandbox_uid(policy, slot), *fds)
+        try:
+            held.attach(run)
+        except (KeyError, ValueError, RecursionError) as exc:
+            for fd in (run.result_fd, run.tests_fd):
+                os.close(fd)
+            _report(run, {"exit": None, "reason": f"inputs not readable: {exc!r}"[:300]}, time.monotonic())
+            continue
         if namespaces is not None:
             _supervise_here(run, namespaces, sock)
             continue
@@ -116,6 +124,32 @@ def _tuples(d: dict) -> dict:
     return {
         k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v for k, v in d.items()
     }
+
+
+class HeldInputs:
+    """Input sets decoded once here and kept for the next requests (worker._HeldInputs decides which).
+
+    A ``function_io`` request names its inputs (``inputs_key``) and carries them (the payload, in
+    wire format) only the first time. Decoding them here, before the fork, saves each sandbox the
+    decoding: it gets its own copy of the decoded values by fork, so what one run does to its
+    inputs no later run sees.
+    """
+
+    def __init__(self) -> None:
+        self._inputs: dict[int, list] = {}
+
+    def attach(self, run: _Run) -> None:
+        """Give ``run.request`` its decoded ``inputs``; KeyError if they were never sent."""
+        request = run.request
+        for key in request.pop("forget", ()):
+            self._inputs.pop(key, None)
+        key = request.pop("inputs_key", None)
+        if key is None:
+            return
+        if run.payload:
+            self._inputs[key] = values.decode(json.loads(run.payload))
+            run.payload = b""
+        request["inputs"] = self._inputs[key]
 
 
 @dataclass
