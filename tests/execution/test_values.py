@@ -22,6 +22,7 @@ from evolcoder.execution.values import (
     WireError,
     decode,
     encode,
+    travels_as_is,
 )
 
 BIG = 10**5000  # more digits than CPython's default int <-> str cap (4300)
@@ -127,6 +128,32 @@ def test_small_ints_stay_plain_json_numbers():
         assert encode(x) == x and type(encode(x)) is int
     for x in (1 << 62, -(1 << 62)):
         assert isinstance(encode(x), dict)
+
+
+AS_IS = [None, True, "x{", "", 3, -(1 << 62) + 1, 1.5, -0.0, [], [1, [2.5, ["a", None, False]]], [[1] * 5] * 3]
+NOT_AS_IS = [
+    1 << 62,
+    [1, [2, 1 << 62]],
+    float("nan"),
+    [float("inf")],
+    (1,),
+    [1, (2,)],
+    [{"a": 1}],
+    [{1, 2}],
+    [b"x"],
+    [np.int64(1)],
+    [NumpyFloat(1.0)],
+    [[1, 2], [3, [True, 1j]]],
+]
+
+
+@pytest.mark.parametrize("value", AS_IS + NOT_AS_IS, ids=repr)
+def test_travels_as_is_says_whether_the_wire_form_is_the_value_itself(value):
+    as_is = travels_as_is(value)
+    assert as_is is any(value is v for v in AS_IS)
+    if as_is:  # (False may be cautious: a numpy float in a list encodes as a float, but is not one)
+        assert json.loads(json.dumps(encode(value))) == value == encode(value)
+        assert json.dumps(encode(value)) == json.dumps(value)  # the same types all the way down
 
 
 def test_non_finite_floats_are_tagged():

@@ -11,7 +11,7 @@ from evolcoder.bench.compare import Comparator
 from evolcoder.eval import failures
 from evolcoder.execution.driver import BATCH_RECORDS, BATCH_SECONDS
 from evolcoder.execution.isolation import Limits
-from evolcoder.execution.values import Digest, WireError, decode, encode, encode_output
+from evolcoder.execution.values import Digest, WireError, decode, encode, encode_output, travels_as_is
 from evolcoder.execution.worker import RunOutcome, Worker
 from evolcoder.records import FAIL, PASS, TIMEOUT, Failure  # the verdict statuses, shared with their readers
 
@@ -96,9 +96,12 @@ def expected_wire(expected: Expected) -> list[Any]:
                 if isinstance(decode(digested), Digest):
                     wires.append(digested)
                     continue
-            candidate = encode(output)
-            if _plain(candidate, 0) and decode(candidate) == output:
-                wire = candidate
+            if travels_as_is(output):
+                wire = output
+            else:
+                candidate = encode(output)
+                if _plain(candidate, 0) and decode(candidate) == output:
+                    wire = candidate
         except (WireError, TypeError, ValueError, RecursionError):
             wire = _NO_WIRE
         wires.append(wire)

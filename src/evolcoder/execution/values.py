@@ -12,7 +12,9 @@ executes anything, so a hostile program can at worst send a value that compares 
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -152,6 +154,38 @@ def _all_json_scalars(items: list | tuple) -> bool:
             continue
         return False
     return True
+
+
+def travels_as_is(value: Any) -> bool:
+    """``encode(value)`` is ``value`` itself: None, a bool, a str, a small int, a finite float, or a
+    list of such values and lists at any depth (checked in C), so the big outputs that are lists of
+    lists of numbers need no encoding to be compared on the wire.
+
+    marshal accepts exact builtin types only (no subclass, which ``encode`` tags); a JSON round
+    trip then gives back an equal list only if it holds no tuple (it comes back a list), NaN,
+    infinity, set, bytes or complex; ``{`` in its text rules out dicts, and a run of 19 digits big
+    ints (both, harmlessly, also strings holding them).
+    """
+    t = type(value)
+    if value is None or t is bool or t is str:
+        return True
+    if t is int:
+        return -_SMALL_INT < value < _SMALL_INT
+    if t is float:
+        return value - value == 0.0
+    if t is not list:
+        return False
+    import marshal
+
+    try:
+        marshal.dumps(value, 2)  # every item of an exact builtin type (no float subclass that prints as a float)
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return "{" not in text and _LONG_DIGITS.search(text) is None and json.loads(text) == value
+
+
+_LONG_DIGITS = re.compile(r"[0-9]{19}")  # 2**62 has 19 digits
 
 
 def encode_output(value: Any, digest_text: bool = False) -> Any:
