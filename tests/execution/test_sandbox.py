@@ -28,7 +28,7 @@ import pytest
 
 from evolcoder.execution.isolation import Limits, Policy, needed_paths
 from evolcoder.execution.values import Opaque, decode, digest_of, encode
-from evolcoder.execution.worker import HELD_INPUT_SETS, RunOutcome, Worker, WorkerPool
+from evolcoder.execution.worker import HELD_INPUT_SETS, RunOutcome, Worker, WorkerPool, inputs_payload
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -59,11 +59,20 @@ def script(code: str) -> dict:
     return {"kind": "script", "code": code}
 
 
+def each_input(record: dict) -> list[dict]:
+    """A record, or the outputs of a run of inputs (driver._Writer.queue_output) one record each."""
+    if "os" not in record:
+        return [record]
+    pairs = enumerate(zip(record["os"], record["cs"], strict=True), record["i"])
+    return [{"i": i, "o": o, "c": c} for i, (o, c) in pairs]
+
+
 def run(worker: Worker, request: dict, limits: Limits = FAST) -> tuple[list[dict], RunOutcome]:
+    """Run ``request``; its records with the outputs of each input apart (``each_input``)."""
     records: list[dict] = []
 
     def on_record(record: dict) -> bool:
-        records.append(record)
+        records.extend(each_input(record))
         return True
 
     started = time.monotonic()
@@ -214,15 +223,34 @@ def test_function_io_mode(worker):
     assert outcome.exit_code == 0
 
 
+def test_function_io_sends_the_outputs_of_consecutive_inputs_as_one_record(worker):
+    request = {
+        "kind": "function_io",
+        "code": "def f(x):\n    return 10 // (x - 3)\n",
+        "entry_point": "f",
+        "inputs": [[1], [2], [3], [4], [5]],
+        "cpu_limits": 1.0,
+        "fail_fast": False,
+    }
+    raw: list[dict] = []
+    outcome = worker.run(request, FAST, lambda r: raw.append(r) or True)
+    assert outcome.exit_code == 0
+    runs = [r for r in raw if "os" in r]
+    assert [(r["i"], r["os"]) for r in runs] == [(0, [-5, -10]), (3, [10, 5])]
+    assert all(len(r["cs"]) == len(r["os"]) and all(0 <= c < 1 for c in r["cs"]) for r in runs)
+    error = next(r for r in raw if r.get("i") == 2)
+    assert error["e"].startswith("ZeroDivisionError") and raw.index(runs[0]) < raw.index(error) < raw.index(runs[1])
+
+
 MUTATES = "def f(xs, tag):\n    xs.append(tag)\n    return xs\n"
 
 
 def run_inputs(worker: Worker, inputs: list) -> list:
-    """The outputs of MUTATES on ``inputs``, sent as a payload (wire format) as the harness sends them."""
-    request = {"kind": "function_io", "code": MUTATES, "entry_point": "f", "cpu_limits": 1.0, "fail_fast": True}
+    """The outputs of MUTATES on ``inputs``, sent as a payload as the harness sends them."""
+    request = {"kind": "function_io", "code": MUTATES, "entry_point": "f", "fail_fast": True}
     records: list[dict] = []
-    payload = json.dumps(encode(inputs)).encode()
-    outcome = worker.run(request, FAST, lambda r: records.append(r) or True, payload=payload)
+    payload = inputs_payload(encode(inputs), [1.0] * len(inputs))
+    outcome = worker.run(request, FAST, lambda r: records.extend(each_input(r)) or True, payload=payload)
     assert outcome.exit_code == 0, outcome
     return [decode(r["o"]) for r in records if "o" in r]
 

@@ -91,6 +91,13 @@ class Comparator:
         self._note_floats(expected)
         return True
 
+    def matched_all_equal(self, expected: list) -> bool:
+        """``matched_equal`` for each of ``expected`` in turn: True, and the tolerance switched on
+        if any of them is a float (as ``matches`` would have by the last of them)."""
+        if self.atol == 0 and any(map(is_floats, expected)):
+            self.atol = 1e-6
+        return True
+
     def _note_floats(self, exp: Any) -> None:
         if self.atol == 0 and is_floats(exp):
             self.atol = 1e-6

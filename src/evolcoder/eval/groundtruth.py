@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 from collections.abc import Callable
+from itertools import count
 from pathlib import Path
 
 from evolcoder.bench.base import Task
@@ -63,7 +64,8 @@ def load_or_compute(
 def _reference_job(dataset: str, payloads: InputPayloads):
     def run(worker: Worker, job: tuple[Task, str]) -> tuple[Task, str, Expected]:
         task, input_set = job
-        return task, input_set, run_reference(worker, task, dataset, input_set, payloads.get(task, input_set))
+        payload = payloads.get(task, input_set, REFERENCE_SECONDS_PER_INPUT)
+        return task, input_set, run_reference(worker, task, dataset, input_set, payload)
 
     return run
 
@@ -76,14 +78,13 @@ def run_reference(worker: Worker, task: Task, dataset: str, input_set: str, payl
     errors: list[str] = []
 
     def on_record(record: dict) -> bool:
-        if "i" in record:
-            i = record["i"]
-            if "o" in record:
-                outputs[i] = decode(record["o"])
-                seconds[i] = float(record["c"])
+        if "os" in record:  # outputs of consecutive inputs (driver._Writer.queue_output)
+            for i, output, spent in zip(count(record["i"]), record["os"], record["cs"], strict=False):
+                outputs[i] = decode(output)
+                seconds[i] = float(spent)
                 seen.add(i)
-            else:
-                errors.append(f"input {i}: {record.get('e') or 'timeout'}")
+        elif "i" in record:
+            errors.append(f"input {record['i']}: {record.get('e') or 'timeout'}")
         elif "load_error" in record:
             errors.append(record["load_error"])
         return True
@@ -93,7 +94,6 @@ def run_reference(worker: Worker, task: Task, dataset: str, input_set: str, payl
         "kind": "function_io",
         "code": task.reference,
         "entry_point": task.entry_point,
-        "cpu_limits": REFERENCE_SECONDS_PER_INPUT,
         "fail_fast": False,
         "output_not_none": dataset == "mbpp" and task.entry_point in NOT_NONE_ENTRY_POINTS,
     }

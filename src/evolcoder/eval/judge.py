@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +11,7 @@ from evolcoder.eval import failures
 from evolcoder.execution.driver import BATCH_RECORDS, BATCH_SECONDS
 from evolcoder.execution.isolation import Limits
 from evolcoder.execution.values import Digest, WireError, decode, encode, encode_output, travels_as_is
-from evolcoder.execution.worker import RunOutcome, Worker
+from evolcoder.execution.worker import RunOutcome, Worker, inputs_payload
 from evolcoder.records import FAIL, PASS, TIMEOUT, Failure  # the verdict statuses, shared with their readers
 
 
@@ -50,18 +49,21 @@ class SetVerdict:
 
 
 class InputPayloads:
-    """Each task's stored inputs in wire format, encoded once and sent with every request."""
+    """Each task's stored inputs and their CPU limits as a ``function_io`` payload, encoded once.
+
+    One instance per judge: a task's set gets the same limits every time (they follow from the
+    reference's times), so the payload is cached by task and set alone.
+    """
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str], bytes] = {}
 
-    def get(self, task: Task, input_set: str) -> bytes:
+    def get(self, task: Task, input_set: str, cpu_limits: list[float] | float) -> bytes:
         key = (task.task_id, input_set)
         data = self._cache.get(key)
         if data is None:
             inputs = task.base_inputs if input_set == "base" else task.plus_inputs
-            data = json.dumps(encode(inputs)).encode()
-            self._cache[key] = data
+            data = self._cache[key] = inputs_payload(encode(inputs), cpu_limits)
         return data
 
 
@@ -96,7 +98,7 @@ def expected_wire(expected: Expected) -> list[Any]:
                 if isinstance(decode(digested), Digest):
                     wires.append(digested)
                     continue
-            if travels_as_is(output):
+            if (type(output) is not list or len(output) >= _LONG_LIST) and travels_as_is(output):
                 wire = output
             else:
                 candidate = encode(output)
@@ -109,6 +111,7 @@ def expected_wire(expected: Expected) -> list[Any]:
 
 
 _NO_WIRE = object()  # an output that must be decoded and compared (None is a plain output)
+_LONG_LIST = 64  # a shorter list is checked item by item (quicker than a JSON round trip)
 
 
 def _plain(wire: Any, depth: int) -> bool:
@@ -254,7 +257,7 @@ def judge_io(
     solution: str,
     input_set: str,
     expected: Expected,
-    payload: bytes,
+    payloads: InputPayloads,
     limits: Limits,
     times: TimeLimits,
     fail_fast: bool,
@@ -278,7 +281,45 @@ def judge_io(
     def note(failure: Failure) -> None:
         state.setdefault("failure", failure)  # the first failing test is the one shown
 
+    def judged(i: int, output: Any) -> bool:
+        """Whether the output (wire data) of input ``i`` matches; notes the first failure."""
+        actual: Any = _UNREADABLE
+        try:
+            equal = wire[i]
+            if equal is not _NO_WIRE and output == equal:  # equal on the wire: see expected_wire
+                ok = comparator.matched_equal(expected.outputs[i])
+            else:
+                actual = decode(output)
+                ok = comparator.matches(inputs[i], actual, expected.outputs[i])
+        except (WireError, TypeError, ValueError, RecursionError):
+            ok = False
+        if not ok:
+            state.setdefault("reason", f"wrong output on test {i}")
+            if "failure" not in state:
+                note(failures.wrong_output(i, _call(task, inputs[i]), expected.outputs[i], actual))
+        return ok
+
+    def on_outputs(first: Any, outputs: Any) -> bool:
+        """A run of outputs of consecutive inputs from ``first`` on (driver._Writer.queue_output)."""
+        well_formed = type(first) is int and type(outputs) is list and 0 <= first < first + len(outputs) <= n
+        end = first + len(outputs) if well_formed else 0
+        if not well_formed or results[first:end].count(None) != end - first:
+            state["reason"] = "malformed record from the sandbox"
+            return False
+        if outputs == wire[first:end]:  # all equal on the wire (no _NO_WIRE equals wire data)
+            results[first:end] = [True] * (end - first)
+            state["next"] = end
+            return comparator.matched_all_equal(expected.outputs[first:end])
+        for i, output in enumerate(outputs, first):
+            results[i] = ok = judged(i, output)
+            state["next"] = i + 1
+            if not ok and fail_fast:
+                return False
+        return True
+
     def on_record(record: dict) -> bool:
+        if "os" in record:
+            return on_outputs(record.get("i"), record["os"])
         if "load_error" in record:
             state["reason"] = record["load_error"]
             note(_load_failure(record, solution, times.load_seconds))
@@ -293,23 +334,7 @@ def judge_io(
         if not isinstance(i, int) or not 0 <= i < n or results[i] is not None:
             state["reason"] = "malformed record from the sandbox"
             return False
-        ok = False
-        if "o" in record:
-            actual: Any = _UNREADABLE
-            try:
-                output, equal = record["o"], wire[i]
-                if equal is not _NO_WIRE and output == equal:  # equal on the wire: see expected_wire
-                    ok = comparator.matched_equal(expected.outputs[i])
-                else:
-                    actual = decode(output)
-                    ok = comparator.matches(inputs[i], actual, expected.outputs[i])
-            except (WireError, TypeError, ValueError, RecursionError):
-                ok = False
-            if not ok:
-                state.setdefault("reason", f"wrong output on test {i}")
-                if "failure" not in state:
-                    note(failures.wrong_output(i, _call(task, inputs[i]), expected.outputs[i], actual))
-        elif record.get("t"):
+        if record.get("t"):
             state.setdefault("reason", f"time limit exceeded on test {i}")
             if "failure" not in state:
                 note(failures.timed_out(per_input[i], test=i, input=_call(task, inputs[i])))
@@ -319,9 +344,9 @@ def judge_io(
                 error = _text(record.get("e"))
                 line, call = record.get("l"), _call(task, inputs[i])
                 note(failures.from_error(error, asserts_test=False, test=i, input=call, line=line, solution=solution))
-        results[i] = ok
+        results[i] = False
         state["next"] = i + 1
-        return ok or not fail_fast
+        return not fail_fast
 
     def idle_timeout() -> float:
         if not state["ready"]:
@@ -341,11 +366,11 @@ def judge_io(
         "kind": "function_io",
         "code": solution,
         "entry_point": task.entry_point,
-        "cpu_limits": per_input,
         "fail_fast": fail_fast,
         "load_cpu_seconds": times.load_seconds,
         "digest_text": comparator.equality_decides,  # a special oracle needs the whole text
     }
+    payload = payloads.get(task, input_set, per_input)  # the inputs and their CPU limits
     outcome = worker.run(request, run_limits, on_record, idle_timeout, payload)
     details = [bool(r) for r in results]
     failed = [i for i, r in enumerate(results) if r is False]

@@ -155,10 +155,9 @@ class _Judge:
         args = (self.limits, self.times, fail_fast)
         verdicts = []
         for input_set in ("base", "plus"):
-            payload, wire = self.payloads.get(task, input_set), self._wire(task, input_set)
-            expected = sets[input_set]
+            wire, expected = self._wire(task, input_set), sets[input_set]
             verdicts.append(
-                judge_io(worker, task, self.dataset, sample.solution, input_set, expected, payload, *args, wire)
+                judge_io(worker, task, self.dataset, sample.solution, input_set, expected, self.payloads, *args, wire)
             )
         return sample, verdicts[0], verdicts[1]
 

@@ -26,7 +26,7 @@ import signal
 import sys
 import traceback
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from evolcoder.execution import apart, values
@@ -49,7 +49,9 @@ class _Writer:
     Records go out in batches, one JSON line per batch: ``{"k": token, "b": [record, ...]}``. The
     line carries the run's token, which the harness checks: a program that finds the pipe and
     writes ``{"done": true, "ok": true}`` itself does not know it. Each record is serialized when
-    it is queued (a value the program changes later is sent as it was returned).
+    it is queued (a value the program changes later is sent as it was returned). Outputs of
+    consecutive inputs travel as one record, ``{"i": first, "os": [output, ...], "cs": [CPU
+    seconds, ...]}``, which the harness compares with the expected outputs in one go.
 
     A queued record does not wait for the next test to end: ``start_timer`` arms a wall-clock timer
     (SIGALRM) with the first record of a batch, whose handler sends the batch (unless the program
@@ -62,7 +64,7 @@ class _Writer:
         self._head = '{"k":' + json.dumps(token) + ',"b":['
         self._write = os.write
         self._encode = json.JSONEncoder(separators=(",", ":")).encode
-        self._pending: list[str] = []
+        self._pending: list[str | tuple[int, str, float]] = []  # records, and outputs (input, JSON, seconds)
         self._flushing = False
         self._on_alarm: Callable[[int, Any], None] | None = None
 
@@ -94,8 +96,15 @@ class _Writer:
 
     def queue(self, record: dict) -> None:
         """Send soon: records are written in batches (one line and one pipe write per batch, not per test)."""
+        self._queue(self._encode(record))
+
+    def queue_output(self, i: int, output: Any, seconds: float) -> None:
+        """Send soon the output (wire data) of input ``i``, in a run with the outputs next to it."""
+        self._queue((i, self._encode(output), seconds))  # one append: an alarm's flush sees all or nothing
+
+    def _queue(self, item: str | tuple[int, str, float]) -> None:
         pending = self._pending
-        pending.append(self._encode(record))
+        pending.append(item)
         if len(pending) >= BATCH_RECORDS:
             self.flush()
         elif len(pending) == 1 and self._on_alarm is not None and signal.getsignal(signal.SIGALRM) is self._on_alarm:
@@ -110,7 +119,7 @@ class _Writer:
             return
         self._flushing = True
         try:
-            data = (self._head + ",".join(pending) + "]}\n").encode()
+            data = (self._head + ",".join(_records(pending)) + "]}\n").encode()
             pending.clear()
             view = memoryview(data)
             while view:
@@ -118,6 +127,30 @@ class _Writer:
                 view = view[n:]
         finally:
             self._flushing = False
+
+
+def _records(pending: list[str | tuple[int, str, float]]) -> Iterator[str]:
+    """The queued records as JSON, each run of outputs of consecutive inputs made one record."""
+    run: list[tuple[int, str, float]] = []
+    for item in pending:
+        if type(item) is tuple and (not run or item[0] == run[-1][0] + 1):
+            run.append(item)
+            continue
+        if run:
+            yield _run_record(run)
+            run = []
+        if type(item) is tuple:
+            run.append(item)
+        else:
+            yield item
+    if run:
+        yield _run_record(run)
+
+
+def _run_record(run: list[tuple[int, str, float]]) -> str:
+    outputs = ",".join(text for _, text, _ in run)
+    seconds = ",".join(repr(spent) for _, _, spent in run)
+    return f'{{"i":{run[0][0]},"os":[{outputs}],"cs":[{seconds}]}}'
 
 
 def send_record(fd: int, record: dict, token: str) -> None:
@@ -186,12 +219,12 @@ def _define(code: str, filename: str = "<solution>") -> dict:
     return namespace
 
 
-def run_request(request: dict, payload: bytes, result_fd: int) -> None:
+def run_request(request: dict, result_fd: int) -> None:
     out = _Writer(result_fd, request.pop("token", ""))
     kind = request["kind"]
     sys.stdin = io.StringIO("")
     if kind == "function_io":
-        _function_io(request, payload, out)
+        _function_io(request, out)
     elif kind == "check":
         _check(request, request, out, _load_in_process(request["code"]))
     elif kind == "asserts":
@@ -249,11 +282,9 @@ def _load_in_process(code: str) -> Callable[[], tuple[dict, Callable[[Any], Any]
     return lambda: (_define(code), guard_function)
 
 
-def _function_io(request: dict, payload: bytes, out: _Writer) -> None:
-    """``payload`` holds the inputs (wire format) when the request itself does not."""
-    inputs = request.get("inputs")
-    if inputs is None:
-        inputs = values.decode(json.loads(payload))
+def _function_io(request: dict, out: _Writer) -> None:
+    """The inputs (decoded) and their CPU limits are in the request (the fork server puts them there)."""
+    inputs = request["inputs"]
     limits = request["cpu_limits"]
     fail_fast = request.get("fail_fast", True)
     not_none = request.get("output_not_none", False)
@@ -283,16 +314,16 @@ def _function_io(request: dict, payload: bytes, out: _Writer) -> None:
             finally:
                 # What is left of the timer gives the CPU time spent, without extra clock calls.
                 remaining = setitimer(prof, 0)[0]
-            spent = limit - remaining if remaining else limit
+            spent = max(limit - remaining, 0.0) if remaining else limit  # (the kernel rounds the timer up)
             if not_none:
                 result = result is not None
-            out.queue({"i": i, "o": values.encode_output(result, digest_text), "c": spent})
+            out.queue_output(i, values.encode_output(result, digest_text), spent)
         except CpuTimeout:
             out.send({"i": i, "t": True, "c": limit})
             if fail_fast:
                 break
         except BaseException as exc:
-            spent = limit - remaining if remaining else limit
+            spent = max(limit - remaining, 0.0) if remaining else limit
             out.send({"i": i, "e": _describe(exc), "l": _solution_line(exc), "c": spent})
             if fail_fast:
                 break

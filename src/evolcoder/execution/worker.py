@@ -130,9 +130,9 @@ class Worker:
     ) -> RunOutcome:
         """Run one request in a fresh sandbox; records go to ``on_record`` as they arrive.
 
-        ``payload``: the inputs of a ``function_io`` request, in wire format (JSON). The fork server
-        decodes them once and keeps them for the next requests that send the same bytes; each
-        sandbox gets its own copy by fork.
+        ``payload``: the inputs of a ``function_io`` request and their CPU limits (``inputs_payload``).
+        The fork server decodes them once and keeps them for the next requests that send the same
+        bytes; each sandbox gets its own copy by fork.
 
         With ``tests`` the request is judged apart (execution.apart): the tests travel in a memfd that
         only the sandbox's test process reads, never through the fork server's memory.
@@ -168,6 +168,12 @@ class Worker:
     def _send(self, message: dict, fds: list[int], payload: bytes) -> None:
         message, payload = self._held.message(message, payload)
         send_message(self._sock, message, fds, payload)
+
+
+def inputs_payload(inputs_wire: list, cpu_limits: list[float] | float) -> bytes:
+    """A ``function_io`` request's inputs (in wire format, values.encode) and CPU limits (one per
+    input, or one for all), as ``Worker.run`` sends them and zygote.HeldInputs reads them."""
+    return json.dumps({"inputs": inputs_wire, "cpu_limits": cpu_limits}).encode()
 
 
 class _HeldInputs:

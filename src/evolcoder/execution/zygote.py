@@ -129,27 +129,28 @@ def _tuples(d: dict) -> dict:
 class HeldInputs:
     """Input sets decoded once here and kept for the next requests (worker._HeldInputs decides which).
 
-    A ``function_io`` request names its inputs (``inputs_key``) and carries them (the payload, in
-    wire format) only the first time. Decoding them here, before the fork, saves each sandbox the
-    decoding: it gets its own copy of the decoded values by fork, so what one run does to its
-    inputs no later run sees.
+    A ``function_io`` request names its inputs (``inputs_key``) and carries them with their CPU
+    limits (the payload, worker.inputs_payload) only the first time. Decoding them here, before
+    the fork, saves each sandbox the decoding: it gets its own copy of the decoded values by fork,
+    so what one run does to its inputs no later run sees.
     """
 
     def __init__(self) -> None:
-        self._inputs: dict[int, list] = {}
+        self._held: dict[int, dict] = {}
 
     def attach(self, run: _Run) -> None:
-        """Give ``run.request`` its decoded ``inputs``; KeyError if they were never sent."""
+        """Give ``run.request`` its decoded ``inputs`` and ``cpu_limits``; KeyError if never sent."""
         request = run.request
         for key in request.pop("forget", ()):
-            self._inputs.pop(key, None)
+            self._held.pop(key, None)
         key = request.pop("inputs_key", None)
         if key is None:
             return
         if run.payload:
-            self._inputs[key] = values.decode(json.loads(run.payload))
+            sent = json.loads(run.payload)
+            self._held[key] = {"inputs": values.decode(sent["inputs"]), "cpu_limits": sent["cpu_limits"]}
             run.payload = b""
-        request["inputs"] = self._inputs[key]
+        request.update(self._held[key])
 
 
 @dataclass
@@ -313,7 +314,7 @@ def _sandbox(run: _Run, out_w: int, in_namespaces: bool, workdir, protections, e
     ``enter``: enters the namespaces and sets up the file system, when the supervisor has not
     entered them (``_supervise_here``).
     """
-    request, payload, limits, policy, uid = run.request, run.payload, run.limits, run.policy, run.uid
+    request, limits, policy, uid = run.request, run.limits, run.policy, run.uid
     result_fd, tests_fd = run.result_fd, run.tests_fd
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -342,7 +343,7 @@ def _sandbox(run: _Run, out_w: int, in_namespaces: bool, workdir, protections, e
     _lock_down(policy, protections, python_events=policy.block_python_events)
     # Sent before any untrusted code runs, so the harness can trust this first record.
     driver.send_record(result_fd, {"protections": protections.as_dict()}, request.get("token", ""))
-    driver.run_request(request, payload, result_fd)
+    driver.run_request(request, result_fd)
 
 
 def _lock_down(policy, protections, python_events: bool) -> None:
