@@ -540,19 +540,35 @@ def test_digests_of_numbers_follow_eq_and_keep_containers_apart():
 
 
 def test_a_huge_nested_output_is_sent_as_the_digest_the_harness_computes_of_an_equal_value():
-    """Mbpp/255's shape: a list of tuples of strings, serialized once in the sandbox."""
-    import marshal
-
+    """Mbpp/255's shape: a list of tuples of strings, digested as it is serialized in the sandbox.
+    Equal values digest alike whatever objects they share: the reference's tuples share the input's
+    strings, a candidate's may hold strings of their own."""
     from evolcoder.bench.compare import Comparator
-    from evolcoder.execution.values import Digest, digest_of, encode_output
+    from evolcoder.execution.values import DIGEST_THRESHOLD_BYTES, Digest, digest_of, encode_output
 
-    def combinations(n: int) -> list:
-        return [(a, b, str(i)) for i in range(n) for a, b in [("Red", "Green")]]
+    def combinations(n: int, fresh: bool = False) -> list:
+        red, green = "Red", "Green"
+        if fresh:  # new str objects in every tuple
+            return [("".join(["R", "ed"]), "".join(["Gr", "een"]), str(i)) for i in range(n)]
+        return [(red, green, str(i)) for i in range(n)]
 
-    sent = decode(json.loads(json.dumps(encode_output(combinations(400_000)))))
-    assert isinstance(sent, Digest)
-    assert sent == digest_of(combinations(400_000))  # built again: other objects, same digest
-    assert sent.size == len(marshal.dumps(combinations(400_000), 2))
+    sent = decode(json.loads(json.dumps(encode_output(combinations(600_000)))))
+    assert isinstance(sent, Digest) and sent.size > DIGEST_THRESHOLD_BYTES
+    assert sent == digest_of(combinations(600_000)) == digest_of(combinations(600_000, fresh=True))
+    assert sent != digest_of([list(t) for t in combinations(600_000)])  # lists, not tuples
     comparator = Comparator("mbpp", "combinations_colors", 0.0)
-    assert comparator.matches([1], sent, combinations(400_000))
-    assert not comparator.matches([1], sent, combinations(400_001))
+    assert comparator.matches([1], sent, combinations(600_000, fresh=True))
+    assert not comparator.matches([1], sent, combinations(600_001))
+
+
+class _Str(str):
+    pass
+
+
+def test_a_huge_output_holding_a_subclass_is_not_digested_but_encoded():
+    from evolcoder.execution.values import encode_output
+
+    value = [("Red", str(i)) for i in range(600_000)] + [(_Str("Red"), "x")]
+    sent = encode_output(value)
+    assert isinstance(sent, list) and len(sent) == len(value)  # item by item, the subclass read as a str
+    assert decode(json.loads(json.dumps(sent)))[-1] == ("Red", "x")

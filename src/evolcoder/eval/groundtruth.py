@@ -23,7 +23,7 @@ from evolcoder.execution.values import decode
 from evolcoder.execution.worker import Worker, WorkerPool
 from evolcoder.jsonl import atomic_write
 
-GROUND_TRUTH_VERSION = 3  # bump whenever the wire format or the reference run changes (3: numeric digests)
+GROUND_TRUTH_VERSION = 4  # bump whenever the wire format or the reference run changes (4: pickled digests)
 REFERENCE_SECONDS_PER_INPUT = 60.0
 
 

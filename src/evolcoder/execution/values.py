@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import re
 from collections.abc import Callable
 from typing import Any
@@ -53,7 +54,7 @@ class Opaque:
 
 
 class Digest:
-    """A huge output, known by the sha256 of its exact serialization (marshal, version 2).
+    """A huge output, known by the sha256 of its exact serialization (``digest_of``).
 
     Two digests are equal when the serializations are: same types, same items in the same
     order, except that a flat list or tuple of numbers is serialized as float64s, so that
@@ -189,28 +190,47 @@ _LONG_DIGITS = re.compile(r"[0-9]{19}")  # 2**62 has 19 digits
 
 
 def encode_output(value: Any, digest_text: bool = False) -> Any:
-    """``encode`` for a returned value, with huge plain outputs reduced to a digest.
+    """``encode`` for a returned value, with huge plain outputs reduced to a digest (``digest_of``).
 
-    marshal (C, fast) accepts only exact builtin types, so it doubles as the plainness check; a
-    huge output's serialization is made once and digested as it is (seconds for a 1 GB list).
+    A container is huge when its serialization is over DIGEST_THRESHOLD_BYTES; a short one (under
+    _PROBE_ITEMS items) or a list of numbers is measured first with marshal, quick for those, and
+    another long one is digested as it is serialized, the serialization kept while it is short.
     ``digest_text``: a str or bytes over TEXT_DIGEST_THRESHOLD_BYTES is digested too (a 7 MB string
     then costs a sha256 instead of a JSON round trip through the pipe).
     """
     import marshal
 
-    try:
+    t = type(value)
+    digest = None
+    if t is str or t is bytes:
         raw = marshal.dumps(value, 2)
-    except (ValueError, TypeError, RecursionError):
+        if len(raw) > (TEXT_DIGEST_THRESHOLD_BYTES if digest_text else DIGEST_THRESHOLD_BYTES):
+            digest = _digest_text(raw)
+    elif t is list or t is tuple or t is dict or t is set or t is frozenset:
+        if len(value) < _PROBE_ITEMS or _numbers_only(value):
+            try:
+                huge = len(marshal.dumps(value, 2)) > DIGEST_THRESHOLD_BYTES
+            except (ValueError, TypeError, RecursionError):
+                huge = False  # not plain builtin data: encoded item by item
+            if huge:
+                digest = _digest_container(value, 0)
+        else:
+            digest = _digest_container(value, DIGEST_THRESHOLD_BYTES)
+    if digest is None:
         return encode(value)
-    text = digest_text and (type(value) is str or type(value) is bytes)
-    if len(raw) <= (TEXT_DIGEST_THRESHOLD_BYTES if text else DIGEST_THRESHOLD_BYTES):
-        return encode(value)
-    digest = _digest(value, raw)
     return {_DIGEST: digest.hexdigest, "n": digest.size}
+
+
+_PROBE_ITEMS = 4096
 
 
 def digest_of(value: Any) -> Digest | None:
     """The ``Digest`` of a plain value, or None when it is not plain builtin data.
+
+    A str or bytes is digested by its marshal (version 2) serialization, a flat list or tuple of
+    numbers as float64s (see Digest), any other value by its pickle (protocol 5) without a memo:
+    both write exact builtin types only, and write equal values of the same types, built alike or
+    not, the same way (no back-references that would follow object identity).
 
     The harness calls it too: when an expected output travelled as a digest and the returned one
     whole (or the other way round), the whole one is digested the same way before comparing.
@@ -219,41 +239,105 @@ def digest_of(value: Any) -> Digest | None:
 
     if isinstance(value, Digest):
         return value
-    try:
-        raw = marshal.dumps(value, 2)
-    except (ValueError, TypeError, RecursionError):
-        return None
-    return _digest(value, raw)
+    t = type(value)
+    if t is str or t is bytes:
+        return _digest_text(marshal.dumps(value, 2))
+    return _digest_container(value, 0)
 
 
-def _digest(value: Any, raw: bytes) -> Digest:
-    """The digest of ``value`` given its serialization ``raw``; a flat list of numbers is digested
-    as float64s instead (see Digest)."""
+def _digest_text(raw: bytes) -> Digest:
+    import hashlib
+
+    return Digest(hashlib.sha256(raw).hexdigest(), len(raw))
+
+
+def _digest_container(value: Any, over: int) -> Digest | None:
+    """``digest_of(value)`` when its serialization is longer than ``over`` bytes, else None (and
+    None when ``value`` is not plain builtin data)."""
     import hashlib
 
     numbers = _flat_numbers(value)
-    data = numbers if numbers is not None else raw
-    return Digest(hashlib.sha256(data).hexdigest(), len(data))
+    if numbers is not None:
+        return Digest(hashlib.sha256(numbers).hexdigest(), len(numbers)) if len(numbers) > over else None
+    sink = _DigestSink(over)
+    pickler = _PlainPickler(sink, protocol=5)
+    pickler.fast = True  # no memo: equal values serialize alike whatever objects they share
+    try:
+        pickler.dump(value)
+    except (_NotPlain, pickle.PicklingError, ValueError, TypeError, RecursionError, OverflowError):
+        return None  # (ValueError: a cycle, which fast mode refuses)
+    return sink.digest()
+
+
+class _NotPlain(Exception):
+    pass
+
+
+class _PlainPickler(pickle.Pickler):
+    """pickle writes exact builtin types (None, bool, int, float, str, bytes, list, tuple, dict, set,
+    frozenset, bytearray) itself, in C; anything else comes here, and is refused."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        raise _NotPlain(type(obj).__name__)
+
+
+class _DigestSink:
+    """Where a serialization goes as it is written: kept while it is at most ``over`` bytes, then
+    hashed as it comes (a 1 GB output is never held whole)."""
+
+    def __init__(self, over: int) -> None:
+        import hashlib
+
+        self._over = over
+        self._kept = bytearray()
+        self._sha: Any = None if over else hashlib.sha256()
+        self._size = 0
+
+    def write(self, data: Any) -> int:
+        n = len(data)
+        self._size += n
+        if self._sha is not None:
+            self._sha.update(data)
+            return n
+        self._kept += data
+        if len(self._kept) > self._over:
+            import hashlib
+
+            self._sha = hashlib.sha256(self._kept)
+            self._kept = bytearray()
+        return n
+
+    def digest(self) -> Digest | None:
+        return None if self._sha is None else Digest(self._sha.hexdigest(), self._size)
 
 
 _EXACT_IN_FLOAT64 = 1 << 53
 
 
-def _flat_numbers(value: Any) -> bytes | None:
-    """A flat list or tuple of ints and floats as tagged float64 bytes, when every int is exact
-    as a float64 (then two such sequences are equal under ``==`` exactly when the bytes are)."""
+def _numbers_only(value: Any) -> bool:
+    """A non-empty list or tuple of floats and of ints exact as float64s."""
     t = type(value)
     if (t is not list and t is not tuple) or not value:
-        return None
+        return False
     for x in value:
         kind = type(x)
         if kind is float:
             continue
         if kind is not int or not -_EXACT_IN_FLOAT64 <= x <= _EXACT_IN_FLOAT64:
-            return None
+            return False
+    return True
+
+
+def _flat_numbers(value: Any) -> bytes | None:
+    """A flat list or tuple of ints and floats as tagged float64 bytes, when every int is exact
+    as a float64 (then two such sequences are equal under ``==`` exactly when the bytes are)."""
+    if not _numbers_only(value):
+        return None
     import numpy as np
 
-    return (b"numbers-list:" if t is list else b"numbers-tuple:") + np.asarray(value, dtype=np.float64).tobytes()
+    return (b"numbers-list:" if type(value) is list else b"numbers-tuple:") + np.asarray(
+        value, dtype=np.float64
+    ).tobytes()
 
 
 def encode(value: Any, depth: int = 0, handle: Callable[[Any], int] | None = None) -> Any:
