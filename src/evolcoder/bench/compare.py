@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from evolcoder.execution.values import Digest, digest_of
 
 # MBPP+ tasks whose outputs are compared as sets, and those only checked for "not None".
@@ -130,4 +128,6 @@ class Comparator:
             return False
         if isinstance(exp, (list, tuple)) and len(out) != len(exp):
             return False
+        import numpy as np  # here: a harness that never compares floats never pays its import
+
         return bool(np.allclose(out, exp, rtol=1e-07, atol=self.atol))
