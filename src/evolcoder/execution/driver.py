@@ -133,10 +133,7 @@ def _records(pending: list[str | tuple[int, str, float]]) -> Iterator[str]:
     """The queued records as JSON, each run of outputs of consecutive inputs made one record."""
     run: list[tuple[int, str, float]] = []
     for item in pending:
-        if type(item) is tuple and (not run or item[0] == run[-1][0] + 1):
-            run.append(item)
-            continue
-        if run:
+        if run and (type(item) is not tuple or item[0] != run[-1][0] + 1):
             yield _run_record(run)
             run = []
         if type(item) is tuple:

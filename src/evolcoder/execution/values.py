@@ -12,7 +12,9 @@ executes anything, so a hostile program can at worst send a value that compares 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import marshal
 import math
 import pickle
 import re
@@ -176,8 +178,6 @@ def travels_as_is(value: Any) -> bool:
         return value - value == 0.0
     if t is not list:
         return False
-    import marshal
-
     try:
         marshal.dumps(value, 2)  # every item of an exact builtin type (no float subclass that prints as a float)
         text = json.dumps(value, allow_nan=False)
@@ -198,8 +198,6 @@ def encode_output(value: Any, digest_text: bool = False) -> Any:
     ``digest_text``: a str or bytes over TEXT_DIGEST_THRESHOLD_BYTES is digested too (a 7 MB string
     then costs a sha256 instead of a JSON round trip through the pipe).
     """
-    import marshal
-
     t = type(value)
     digest = None
     if t is str or t is bytes:
@@ -235,8 +233,6 @@ def digest_of(value: Any) -> Digest | None:
     The harness calls it too: when an expected output travelled as a digest and the returned one
     whole (or the other way round), the whole one is digested the same way before comparing.
     """
-    import marshal
-
     if isinstance(value, Digest):
         return value
     t = type(value)
@@ -246,16 +242,12 @@ def digest_of(value: Any) -> Digest | None:
 
 
 def _digest_text(raw: bytes) -> Digest:
-    import hashlib
-
     return Digest(hashlib.sha256(raw).hexdigest(), len(raw))
 
 
 def _digest_container(value: Any, over: int) -> Digest | None:
     """``digest_of(value)`` when its serialization is longer than ``over`` bytes, else None (and
     None when ``value`` is not plain builtin data)."""
-    import hashlib
-
     numbers = _flat_numbers(value)
     if numbers is not None:
         return Digest(hashlib.sha256(numbers).hexdigest(), len(numbers)) if len(numbers) > over else None
@@ -286,8 +278,6 @@ class _DigestSink:
     hashed as it comes (a 1 GB output is never held whole)."""
 
     def __init__(self, over: int) -> None:
-        import hashlib
-
         self._over = over
         self._kept = bytearray()
         self._sha: Any = None if over else hashlib.sha256()
@@ -301,8 +291,6 @@ class _DigestSink:
             return n
         self._kept += data
         if len(self._kept) > self._over:
-            import hashlib
-
             self._sha = hashlib.sha256(self._kept)
             self._kept = bytearray()
         return n
@@ -335,9 +323,8 @@ def _flat_numbers(value: Any) -> bytes | None:
         return None
     import numpy as np
 
-    return (b"numbers-list:" if type(value) is list else b"numbers-tuple:") + np.asarray(
-        value, dtype=np.float64
-    ).tobytes()
+    tag = b"numbers-list:" if type(value) is list else b"numbers-tuple:"
+    return tag + np.asarray(value, dtype=np.float64).tobytes()
 
 
 def encode(value: Any, depth: int = 0, handle: Callable[[Any], int] | None = None) -> Any:
