@@ -89,10 +89,10 @@ class Comparator:
         self._note_floats(expected)
         return True
 
-    def matched_all_equal(self, expected: list) -> bool:
-        """``matched_equal`` for each of ``expected`` in turn: True, and the tolerance switched on
-        if any of them is a float (as ``matches`` would have by the last of them)."""
-        if self.atol == 0 and any(map(is_floats, expected)):
+    def matched_all_equal(self, any_floats: bool) -> bool:
+        """``matched_equal`` for each of a run of expected outputs in turn: True, and the tolerance
+        switched on if ``any_floats`` (any of them ``is_floats``, as ``matches`` would have noted)."""
+        if self.atol == 0 and any_floats:
             self.atol = 1e-6
         return True
 

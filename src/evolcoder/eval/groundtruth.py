@@ -17,7 +17,7 @@ from pathlib import Path
 from evolcoder.bench.base import Task
 from evolcoder.bench.compare import NOT_NONE_ENTRY_POINTS
 from evolcoder.data import cache_dir
-from evolcoder.eval.judge import Expected, InputPayloads
+from evolcoder.eval.judge import PREPARED_VERSION, Expected, InputPayloads
 from evolcoder.execution.isolation import Limits
 from evolcoder.execution.values import decode
 from evolcoder.execution.worker import Worker, WorkerPool
@@ -57,6 +57,10 @@ def load_or_compute(
             cached.setdefault(task.task_id, {})[input_set] = expected
             if progress:
                 progress(1)
+    unprepared = [e for sets in cached.values() for e in sets.values() if e.wire is None]
+    if missing or unprepared:  # what judging derives from the outputs is cached with them
+        for expected in unprepared:
+            expected.prepare()
         _write_cache(path, cached)
     return {t.task_id: cached[t.task_id] for t in tasks}
 
@@ -113,17 +117,26 @@ def _read_cache(path: Path) -> dict[str, dict[str, Expected]]:
     try:
         with open(path, "rb") as f:
             raw = pickle.load(f)  # our own file, owner-only, never visible inside a sandbox
-        return {
-            task_id: {s: Expected(v["outputs"], v["seconds"]) for s, v in sets.items()} for task_id, sets in raw.items()
-        }
-    except (OSError, ValueError, KeyError, TypeError, EOFError, pickle.UnpicklingError):
+        return {task_id: {s: _expected(v) for s, v in sets.items()} for task_id, sets in raw.items()}
+    except (OSError, ValueError, KeyError, TypeError, EOFError, AttributeError, pickle.UnpicklingError):
         return {}  # a damaged cache is recomputed
 
 
+def _expected(raw: dict) -> Expected:
+    """One cached set; its derivations are kept only if Expected.prepare still derives the same."""
+    if raw.get("prepared") != PREPARED_VERSION:
+        return Expected(raw["outputs"], raw["seconds"])
+    return Expected(raw["outputs"], raw["seconds"], raw["wire"], raw["floats_at"])
+
+
 def _write_cache(path: Path, expected: dict[str, dict[str, Expected]]) -> None:
-    raw = {
-        task_id: {s: {"outputs": e.outputs, "seconds": e.seconds} for s, e in sets.items()}
-        for task_id, sets in expected.items()
-    }
+    raw = {task_id: {s: _raw(e) for s, e in sets.items()} for task_id, sets in expected.items()}
     with atomic_write(path, "wb", chmod=0o600) as f:  # owner-only from its creation
         pickle.dump(raw, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _raw(expected: Expected) -> dict:
+    raw = {"outputs": expected.outputs, "seconds": expected.seconds}
+    if expected.wire is not None and expected.floats_at is not None:
+        raw |= {"wire": expected.wire, "floats_at": expected.floats_at, "prepared": PREPARED_VERSION}
+    return raw

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
 from evolcoder.bench.base import Task
-from evolcoder.bench.compare import Comparator
+from evolcoder.bench.compare import Comparator, is_floats
 from evolcoder.eval import failures
 from evolcoder.execution.driver import BATCH_RECORDS, BATCH_SECONDS
 from evolcoder.execution.isolation import Limits
@@ -67,12 +68,32 @@ class InputPayloads:
         return data
 
 
+PREPARED_VERSION = 1  # bump when Expected.prepare derives otherwise: derivations cached before are redone
+
+
 @dataclass
 class Expected:
-    """The reference solution's outputs and CPU seconds on one test set."""
+    """The reference solution's outputs and CPU seconds on one test set, and what judging derives
+    from the outputs (``prepare``): done once and cached with them (eval.groundtruth), not per eval."""
 
     outputs: list[Any]
     seconds: list[float]
+    wire: list[Any] | None = None  # expected_wire(self)
+    floats_at: list[int] | None = None  # the outputs that switch a tolerance on (compare.is_floats), in order
+
+    def prepare(self) -> Expected:
+        """Derive ``wire`` and ``floats_at`` where they are not there yet; returns self."""
+        if self.wire is None:
+            self.wire = expected_wire(self)
+        if self.floats_at is None:
+            self.floats_at = [i for i, output in enumerate(self.outputs) if is_floats(output)]
+        return self
+
+    def any_floats(self, first: int, end: int) -> bool:
+        """Whether an output in ``[first, end)`` is a float (or floats); needs ``prepare``."""
+        floats_at = self.floats_at or []
+        at = bisect_left(floats_at, first)
+        return at < len(floats_at) and floats_at[at] < end
 
 
 def expected_wire(expected: Expected) -> list[Any]:
@@ -110,7 +131,15 @@ def expected_wire(expected: Expected) -> list[Any]:
     return wires
 
 
-_NO_WIRE = object()  # an output that must be decoded and compared (None is a plain output)
+class _NoWire:
+    """The wire of an output that must be decoded and compared (None is a plain output's wire).
+    Pickled by name, so a cached wire list (eval.groundtruth) holds this very object again."""
+
+    def __reduce__(self) -> str:
+        return "_NO_WIRE"
+
+
+_NO_WIRE = _NoWire()
 _LONG_LIST = 64  # a shorter list is checked item by item (quicker than a JSON round trip)
 
 
@@ -261,20 +290,14 @@ def judge_io(
     limits: Limits,
     times: TimeLimits,
     fail_fast: bool,
-    wire: list[Any] | None = None,
 ) -> SetVerdict:
-    """EvalPlus-style differential testing on one input set, compared here as records arrive.
-
-    ``wire``: ``expected_wire(expected)``, computed once per task by a caller that judges many samples.
-    """
+    """EvalPlus-style differential testing on one input set, compared here as records arrive."""
     inputs = task.base_inputs if input_set == "base" else task.plus_inputs
     n = len(inputs)
     per_input = times.per_input(expected.seconds)
     comparator = Comparator(dataset, task.entry_point, task.atol)
-    if not comparator.equality_decides:
-        wire = [_NO_WIRE] * n
-    elif wire is None:
-        wire = expected_wire(expected)
+    expected.prepare()
+    wire = expected.wire if comparator.equality_decides else [_NO_WIRE] * n
     results: list[bool | None] = [None] * n
     state: dict[str, Any] = {"next": 0, "ready": False}
 
@@ -309,7 +332,7 @@ def judge_io(
         if outputs == wire[first:end]:  # all equal on the wire (no _NO_WIRE equals wire data)
             results[first:end] = [True] * (end - first)
             state["next"] = end
-            return comparator.matched_all_equal(expected.outputs[first:end])
+            return comparator.matched_all_equal(expected.any_floats(first, end))
         for i, output in enumerate(outputs, first):
             results[i] = ok = judged(i, output)
             state["next"] = i + 1

@@ -29,7 +29,6 @@ from evolcoder.eval.judge import (
     InputPayloads,
     SetVerdict,
     TimeLimits,
-    expected_wire,
     judge_asserts,
     judge_check,
     judge_io,
@@ -136,7 +135,6 @@ class _Judge:
         self.times = TimeLimits(min_seconds=config.min_time_limit, factor=config.time_limit_factor)
         self.limits = limits
         self.payloads = InputPayloads()
-        self.wires: dict[tuple[str, str], list] = {}  # expected outputs as wire data (judge.expected_wire)
 
     def __call__(self, worker: Worker, sample: Sample) -> tuple[Sample, SetVerdict, SetVerdict | None]:
         task = self.tasks[sample.task_id]
@@ -155,18 +153,11 @@ class _Judge:
         args = (self.limits, self.times, fail_fast)
         verdicts = []
         for input_set in ("base", "plus"):
-            wire, expected = self._wire(task, input_set), sets[input_set]
+            expected = sets[input_set]
             verdicts.append(
-                judge_io(worker, task, self.dataset, sample.solution, input_set, expected, self.payloads, *args, wire)
+                judge_io(worker, task, self.dataset, sample.solution, input_set, expected, self.payloads, *args)
             )
         return sample, verdicts[0], verdicts[1]
-
-    def _wire(self, task: Task, input_set: str) -> list:
-        key = (task.task_id, input_set)
-        wire = self.wires.get(key)
-        if wire is None:
-            wire = self.wires[key] = expected_wire(self.expected[task.task_id][input_set])
-        return wire
 
 
 def _longest_first(todo: list[Sample], expected: dict) -> list[Sample]:
