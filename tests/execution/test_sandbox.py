@@ -1044,6 +1044,7 @@ def test_environment_is_scrubbed(monkeypatch):
         assert passed(records)
         assert "PYTHONHASHSEED" in outcome.output_head  # the dump really ran
         assert secret not in outcome.output_head
+        assert "PYTHONPATH" not in outcome.output_head  # the fork server's own variables are gone too
         assert "EVOLCODER_TEST_SECRET" not in outcome.output_head
         leak = "import os\ndef f():\n    return os.environ.get('EVOLCODER_TEST_SECRET')\n"
         test = f"def check(candidate):\n    assert candidate() == {secret!r}\n"
@@ -1353,6 +1354,28 @@ def test_shadowing_builtins_used_by_the_test_does_not_pass(worker, code, kind):
 # ------------------------------------------------------------------------------------------------
 # Pool
 # ------------------------------------------------------------------------------------------------
+
+
+def _fork_servers_of(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(c) for c in (task / "children").read_text().split()]
+    return [c for c in children if b"evolcoder.execution.zygote" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def test_a_started_pool_boots_every_fork_server_before_its_first_request():
+    others = set(_fork_servers_of(os.getpid()))  # other tests' workers, if any are alive
+    with WorkerPool(3) as pool:
+        pool.start()
+        deadline = time.monotonic() + 30
+        while len(set(_fork_servers_of(os.getpid())) - others) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = set(_fork_servers_of(os.getpid())) - others
+        assert len(started) == 3
+        heads = pool.imap_unordered(lambda w, n: run(w, script(f"print({n} * {n})"))[1].output_head, range(6))
+        squares = sorted(int(head) for head in heads)
+        assert set(_fork_servers_of(os.getpid())) - others == started  # the requests ran on them, no new one
+    assert squares == [0, 1, 4, 9, 16, 25]
 
 
 def test_pool_runs_twenty_requests_concurrently():

@@ -267,6 +267,8 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     io_tasks = [t for t in tasks.values() if t.kind == "io"]
     pool_options = dict(preload=sandbox.preload, python=sandbox.python, env=sandbox.env)
     with WorkerPool(workers, sandbox.policy, **pool_options) as pool:
+        if todo:
+            pool.start()  # the fork servers boot while the expected outputs load
         if io_tasks and todo:
             with tqdm(
                 total=2 * len(io_tasks), desc="expected outputs", disable=not config.progress, leave=False

@@ -15,7 +15,7 @@ import json
 import os
 import resource
 import signal
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -96,7 +96,9 @@ class Protections:
     test_uid: int = -1
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # Not dataclasses.asdict: its deep copy touches ~100 more pages of the fork server's memory,
+        # each a copy-on-write fault in every sandbox.
+        return {**vars(self), "hidden_paths": list(self.hidden_paths)}
 
 
 def _check(ret: int, what: str) -> None:
@@ -590,7 +592,16 @@ def sandbox_uid(policy: Policy, slot: int) -> int | None:
     return None
 
 
+_environment_for: tuple[str, tuple] | None = None  # (workdir, extra_env) os.environ was last cleaned for
+
+
 def clean_environment(workdir: str, policy: Policy) -> None:
+    """The sandbox's environment: fixed variables only. Nothing to do where this process, or the fork
+    server before the fork, already cleaned it for the same folder (clearing and refilling os.environ
+    costs a sandbox ~230 copy-on-write faults, 0.5 ms)."""
+    global _environment_for
+    if _environment_for == (workdir, policy.extra_env):
+        return
     os.environ.clear()
     os.environ.update(
         {
@@ -608,6 +619,7 @@ def clean_environment(workdir: str, policy: Policy) -> None:
         }
     )
     os.environ.update(dict(policy.extra_env))
+    _environment_for = (workdir, policy.extra_env)
 
 
 BLOCKED_EVENTS = {

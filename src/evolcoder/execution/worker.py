@@ -75,6 +75,12 @@ class Worker:
         self._sock: socket.socket | None = None
         self._held = _HeldInputs()
 
+    def ensure_started(self) -> None:
+        """Start the fork server, or a fresh one if it has died."""
+        if self._proc is None or self._proc.poll() is not None:
+            self.close()
+            self._start()
+
     def _start(self) -> None:
         self._held = _HeldInputs()  # a new fork server holds nothing yet
         parent, child = socket.socketpair()
@@ -137,9 +143,7 @@ class Worker:
         With ``tests`` the request is judged apart (execution.apart): the tests travel in a memfd that
         only the sandbox's test process reads, never through the fork server's memory.
         """
-        if self._proc is None or self._proc.poll() is not None:
-            self.close()
-            self._start()
+        self.ensure_started()
         result_r, result_w = os.pipe()
         status_r, status_w = os.pipe()
         cancel_r, cancel_w = os.pipe()
@@ -359,6 +363,23 @@ class WorkerPool:
                 self._workers.append(worker)
             self._local.worker = worker
         return worker
+
+    def start(self) -> None:
+        """Start every fork server now, without waiting for them: they boot (≈0.2 s of imports each)
+        while the caller prepares the first requests."""
+        all_in = threading.Barrier(self.n_workers)  # one start per thread: each waits for the others
+
+        def start_one() -> None:
+            try:
+                self._worker().ensure_started()  # an error here shows again at this worker's first run
+            finally:
+                try:
+                    all_in.wait(timeout=60)
+                except threading.BrokenBarrierError:
+                    pass
+
+        for _ in range(self.n_workers):
+            self._executor.submit(start_one)
 
     def imap_unordered(self, fn: Callable[[Worker, Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         """Apply ``fn(worker, item)`` to every item; yield results as they finish."""

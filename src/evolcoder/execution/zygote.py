@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from evolcoder.execution import apart, driver, isolation, values
 
 HEADER = struct.Struct("!II")  # JSON message length, payload length
+SANDBOX_WORKDIR = "/tmp/work"  # in a sandbox's own /tmp (namespaces)
 N_FDS = 4
 
 
@@ -92,6 +93,8 @@ def main() -> None:
     if namespaces is None:
         # Supervisors are reaped by the kernel; each resets this after fork.
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    else:  # every sandbox works in the same folder of its own /tmp: its environment is made once, here
+        isolation.clean_environment(SANDBOX_WORKDIR, policy)
     held = HeldInputs()
     while True:
         request, fds, payload = recv_message(sock)
@@ -327,7 +330,7 @@ def _sandbox(run: _Run, out_w: int, in_namespaces: bool, workdir, protections, e
     else:
         os.setpgid(0, 0)
     if in_namespaces:
-        workdir = "/tmp/work"
+        workdir = SANDBOX_WORKDIR
         os.mkdir(workdir, 0o700)
         if uid is not None:
             os.chown(workdir, uid, uid)
