@@ -311,7 +311,7 @@ def _function_io(request: dict, out: _Writer) -> None:
             finally:
                 # What is left of the timer gives the CPU time spent, without extra clock calls.
                 remaining = setitimer(prof, 0)[0]
-            spent = max(limit - remaining, 0.0) if remaining else limit  # (the kernel rounds the timer up)
+            spent = _spent(limit, remaining)
             if not_none:
                 result = result is not None
             out.queue_output(i, values.encode_output(result, digest_text), spent)
@@ -320,12 +320,18 @@ def _function_io(request: dict, out: _Writer) -> None:
             if fail_fast:
                 break
         except BaseException as exc:
-            spent = max(limit - remaining, 0.0) if remaining else limit
+            spent = _spent(limit, remaining)
             out.send({"i": i, "e": _describe(exc), "l": _solution_line(exc), "c": spent})
             if fail_fast:
                 break
     sys.stdout = real_stdout
     out.send({"done": True})
+
+
+def _spent(limit: float, remaining: float) -> float:
+    """CPU seconds a call took, from what was left of its ``limit`` timer (0: it ran out). The
+    kernel rounds the timer up, so what is left can exceed the limit by a tick."""
+    return max(limit - remaining, 0.0) if remaining else limit
 
 
 def guard_value(value: Any) -> Any:
