@@ -4,6 +4,7 @@ where the float outputs are. Reference outputs come from the real sandbox on rea
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -12,8 +13,19 @@ import pytest
 from evolcoder.bench import get_benchmark
 from evolcoder.data import DATA_FILES
 from evolcoder.eval import groundtruth
-from evolcoder.eval.judge import _NO_WIRE, PREPARED_VERSION, Expected, expected_wire
-from evolcoder.execution.worker import WorkerPool
+from evolcoder.eval.judge import (
+    _NO_WIRE,
+    PREPARED_VERSION,
+    Expected,
+    InputPayloads,
+    TimeLimits,
+    expected_wire,
+    judge_io,
+)
+from evolcoder.execution.isolation import Limits
+from evolcoder.execution.values import decode
+from evolcoder.execution.worker import Worker, WorkerPool
+from evolcoder.records import FAIL, PASS
 
 TASK_IDS = ("HumanEval/0", "HumanEval/2", "HumanEval/12")  # bools, floats, strings and None
 
@@ -88,3 +100,51 @@ def test_a_nan_keeps_its_no_wire_marker_through_the_cache(tmp_path: Path) -> Non
         False,
         False,
     ]
+
+
+def test_the_inputs_travel_as_cached_text_that_the_fork_server_reads_back(tasks: list) -> None:
+    sets = _load(tasks)
+    raw = pickle.loads(_cache_file().read_bytes())
+    for task in tasks:
+        for input_set, inputs in (("base", task.base_inputs), ("plus", task.plus_inputs)):
+            text = raw[task.task_id][input_set]["inputs_text"]
+            assert decode(json.loads(text)) == inputs  # what the sandbox decodes is the stored inputs
+            assert sets[task.task_id][input_set].inputs_text == text
+            payload = InputPayloads().get(task, input_set, [2.5] * len(inputs), text)
+            assert json.loads(payload) == {"inputs": json.loads(text), "cpu_limits": [2.5] * len(inputs)}
+    for sets_raw in raw.values():  # a cache written before the inputs were kept gains them on load
+        for stored in sets_raw.values():
+            stored.pop("inputs_text")
+    _cache_file().write_bytes(pickle.dumps(raw))
+    _load(tasks)
+    assert all(
+        "inputs_text" in s for sets_raw in pickle.loads(_cache_file().read_bytes()).values() for s in sets_raw.values()
+    )
+
+
+def test_a_function_io_run_fed_cached_inputs_judges_as_before(tasks: list) -> None:
+    """The payload spliced from the cached text gives the sandbox the same inputs: a real solution
+    passes both sets, and a wrong one fails on the input where it first differs."""
+    sets = _load(tasks)
+    task = next(t for t in tasks if t.task_id == "HumanEval/0")
+    solution = task.reference
+    wrong = (
+        solution + "\n_real = has_close_elements\ndef has_close_elements(n, t):\n    return len(n) < 3 or _real(n, t)\n"
+    )
+    payloads, times = InputPayloads(), TimeLimits()
+    worker = Worker()
+    try:
+        for input_set in ("base", "plus"):
+            expected = sets[task.task_id][input_set]
+            args = (task, "humaneval", solution, input_set, expected, payloads, Limits(), times, True)
+            assert judge_io(worker, *args).status == PASS
+        inputs = task.plus_inputs
+        first_short = next(
+            i for i, (n, t) in enumerate(inputs) if len(n) < 3 and not sets[task.task_id]["plus"].outputs[i]
+        )
+        verdict = judge_io(
+            worker, task, "humaneval", wrong, "plus", sets[task.task_id]["plus"], payloads, Limits(), times, True
+        )
+        assert verdict.status == FAIL and verdict.failed == [first_short]
+    finally:
+        worker.close()

@@ -249,7 +249,7 @@ def run_inputs(worker: Worker, inputs: list) -> list:
     """The outputs of MUTATES on ``inputs``, sent as a payload as the harness sends them."""
     request = {"kind": "function_io", "code": MUTATES, "entry_point": "f", "fail_fast": True}
     records: list[dict] = []
-    payload = inputs_payload(encode(inputs), [1.0] * len(inputs))
+    payload = inputs_payload(json.dumps(encode(inputs)).encode(), [1.0] * len(inputs))
     outcome = worker.run(request, FAST, lambda r: records.extend(each_input(r)) or True, payload=payload)
     assert outcome.exit_code == 0, outcome
     return [decode(r["o"]) for r in records if "o" in r]

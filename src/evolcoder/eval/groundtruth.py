@@ -17,7 +17,7 @@ from pathlib import Path
 from evolcoder.bench.base import Task
 from evolcoder.bench.compare import NOT_NONE_ENTRY_POINTS
 from evolcoder.data import cache_dir
-from evolcoder.eval.judge import PREPARED_VERSION, Expected, InputPayloads
+from evolcoder.eval.judge import PREPARED_VERSION, Expected, InputPayloads, inputs_json
 from evolcoder.execution.isolation import Limits
 from evolcoder.execution.values import decode
 from evolcoder.execution.worker import Worker, WorkerPool
@@ -58,11 +58,23 @@ def load_or_compute(
             if progress:
                 progress(1)
     unprepared = [e for sets in cached.values() for e in sets.values() if e.wire is None]
-    if missing or unprepared:  # what judging derives from the outputs is cached with them
-        for expected in unprepared:
-            expected.prepare()
+    for expected in unprepared:  # what judging derives from the outputs is cached with them
+        expected.prepare()
+    unencoded = _add_inputs_text(tasks, cached)  # and so are the inputs, as the sandbox receives them
+    if missing or unprepared or unencoded:
         _write_cache(path, cached)
     return {t.task_id: cached[t.task_id] for t in tasks}
+
+
+def _add_inputs_text(tasks: list[Task], cached: dict[str, dict[str, Expected]]) -> int:
+    """Give each set of ``tasks`` its inputs' wire text where it has none; how many it gave."""
+    added = 0
+    for task in tasks:
+        for input_set, expected in cached[task.task_id].items():
+            if expected.inputs_text is None:
+                expected.inputs_text = inputs_json(task, input_set)
+                added += 1
+    return added
 
 
 def _reference_job(dataset: str, payloads: InputPayloads):
@@ -124,9 +136,10 @@ def _read_cache(path: Path) -> dict[str, dict[str, Expected]]:
 
 def _expected(raw: dict) -> Expected:
     """One cached set; its derivations are kept only if Expected.prepare still derives the same."""
+    inputs_text = raw.get("inputs_text")  # (depends on the wire format alone: GROUND_TRUTH_VERSION)
     if raw.get("prepared") != PREPARED_VERSION:
-        return Expected(raw["outputs"], raw["seconds"])
-    return Expected(raw["outputs"], raw["seconds"], raw["wire"], raw["floats_at"])
+        return Expected(raw["outputs"], raw["seconds"], inputs_text=inputs_text)
+    return Expected(raw["outputs"], raw["seconds"], raw["wire"], raw["floats_at"], inputs_text)
 
 
 def _write_cache(path: Path, expected: dict[str, dict[str, Expected]]) -> None:
@@ -139,4 +152,6 @@ def _raw(expected: Expected) -> dict:
     raw = {"outputs": expected.outputs, "seconds": expected.seconds}
     if expected.wire is not None and expected.floats_at is not None:
         raw |= {"wire": expected.wire, "floats_at": expected.floats_at, "prepared": PREPARED_VERSION}
+    if expected.inputs_text is not None:
+        raw["inputs_text"] = expected.inputs_text
     return raw

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,19 +54,37 @@ class InputPayloads:
     """Each task's stored inputs and their CPU limits as a ``function_io`` payload, encoded once.
 
     One instance per judge: a task's set gets the same limits every time (they follow from the
-    reference's times), so the payload is cached by task and set alone.
+    reference's times), so the payload and the limits are cached by task and set alone.
     """
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str], bytes] = {}
+        self._limits: dict[tuple[str, str], list[float]] = {}
 
-    def get(self, task: Task, input_set: str, cpu_limits: list[float] | float) -> bytes:
+    def get(
+        self, task: Task, input_set: str, cpu_limits: list[float] | float, inputs_text: bytes | None = None
+    ) -> bytes:
+        """``inputs_text``: the inputs as ``inputs_json`` gives them, when cached already (Expected)."""
         key = (task.task_id, input_set)
         data = self._cache.get(key)
         if data is None:
-            inputs = task.base_inputs if input_set == "base" else task.plus_inputs
-            data = self._cache[key] = inputs_payload(encode(inputs), cpu_limits)
+            text = inputs_text if inputs_text is not None else inputs_json(task, input_set)
+            data = self._cache[key] = inputs_payload(text, cpu_limits)
         return data
+
+    def per_input(self, task: Task, input_set: str, expected: Expected, times: TimeLimits) -> list[float]:
+        """``times.per_input`` of the reference's seconds on this set (the same for every sample)."""
+        key = (task.task_id, input_set)
+        limits = self._limits.get(key)
+        if limits is None:
+            limits = self._limits[key] = times.per_input(expected.seconds)
+        return limits
+
+
+def inputs_json(task: Task, input_set: str) -> bytes:
+    """A set's stored inputs as the sandbox receives them: wire data (values.encode) as JSON."""
+    inputs = task.base_inputs if input_set == "base" else task.plus_inputs
+    return json.dumps(encode(inputs)).encode()
 
 
 PREPARED_VERSION = 1  # bump when Expected.prepare derives otherwise: derivations cached before are redone
@@ -80,6 +99,7 @@ class Expected:
     seconds: list[float]
     wire: list[Any] | None = None  # expected_wire(self)
     floats_at: list[int] | None = None  # the outputs that switch a tolerance on (compare.is_floats), in order
+    inputs_text: bytes | None = None  # inputs_json of the set (from the task, not the outputs; cached alike)
 
     def prepare(self) -> Expected:
         """Derive ``wire`` and ``floats_at`` where they are not there yet; returns self."""
@@ -294,7 +314,7 @@ def judge_io(
     """EvalPlus-style differential testing on one input set, compared here as records arrive."""
     inputs = task.base_inputs if input_set == "base" else task.plus_inputs
     n = len(inputs)
-    per_input = times.per_input(expected.seconds)
+    per_input = payloads.per_input(task, input_set, expected, times)
     comparator = Comparator(dataset, task.entry_point, task.atol)
     expected.prepare()
     wire = expected.wire if comparator.equality_decides else [_NO_WIRE] * n
@@ -393,7 +413,7 @@ def judge_io(
         "load_cpu_seconds": times.load_seconds,
         "digest_text": comparator.equality_decides,  # a special oracle needs the whole text
     }
-    payload = payloads.get(task, input_set, per_input)  # the inputs and their CPU limits
+    payload = payloads.get(task, input_set, per_input, expected.inputs_text)  # the inputs and their CPU limits
     outcome = worker.run(request, run_limits, on_record, idle_timeout, payload)
     details = [bool(r) for r in results]
     failed = [i for i, r in enumerate(results) if r is False]

@@ -100,7 +100,8 @@ class _Writer:
 
     def queue_output(self, i: int, output: Any, seconds: float) -> None:
         """Send soon the output (wire data) of input ``i``, in a run with the outputs next to it."""
-        self._queue((i, self._encode(output), seconds))  # one append: an alarm's flush sees all or nothing
+        to_text = _SCALAR_TEXT.get(type(output), self._encode)
+        self._queue((i, to_text(output), seconds))  # one append: an alarm's flush sees all or nothing
 
     def _queue(self, item: str | tuple[int, str, float]) -> None:
         pending = self._pending
@@ -127,6 +128,18 @@ class _Writer:
                 view = view[n:]
         finally:
             self._flushing = False
+
+
+# Wire scalars as JSON text, as the encoder writes them, without a call through the encoder per
+# output (most outputs are scalars, and the encoder's set-up costs more than their text). A float on
+# the wire is finite (values._float_wire) and an int small (values._int_wire).
+_SCALAR_TEXT: dict[type, Callable[[Any], str]] = {
+    int: int.__repr__,
+    float: float.__repr__,
+    str: json.encoder.encode_basestring_ascii,
+    bool: {True: "true", False: "false"}.__getitem__,
+    type(None): lambda _: "null",
+}
 
 
 def _records(pending: list[str | tuple[int, str, float]]) -> Iterator[str]:
@@ -302,8 +315,10 @@ def _function_io(request: dict, out: _Writer) -> None:
     out.start_timer()
     signal.signal(signal.SIGPROF, _on_cpu_alarm)
     setitimer, prof = signal.setitimer, signal.ITIMER_PROF
+    per_input = [max(limit, 0.001) for limit in limits] if isinstance(limits, list) else None
+    same_limit = max(limits, 0.001) if per_input is None else 0.0
     for i, args in enumerate(inputs):
-        limit = max(limits[i] if isinstance(limits, list) else limits, 0.001)
+        limit = per_input[i] if per_input is not None else same_limit
         try:
             try:
                 setitimer(prof, limit)
