@@ -4,6 +4,8 @@ import hashlib
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -318,3 +320,10 @@ def test_cache_file_without_checksum_gets_a_json_sanity_check(
     (served / "code_alpaca_20k.json").write_text('[{"instruction": "x", "input": "", "output": "y"}]')
     path = resolve_data_file("code_alpaca_20k", url=url)
     assert path.read_bytes() == (served / "code_alpaca_20k.json").read_bytes()
+
+
+def test_the_cli_starts_without_the_http_client() -> None:
+    """Every command imports the data layer; only a download needs httpx (≈85 ms of imports)."""
+    probe = "import sys, evolcoder.cli; print('httpx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -20,7 +20,6 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-import httpx
 from tqdm import tqdm
 
 from evolcoder.data.registry import DATA_FILES, DataFile
@@ -30,7 +29,7 @@ ENV_DATA_DIR = "EVOLCODER_DATA_DIR"
 ENV_CACHE_DIR = "EVOLCODER_CACHE_DIR"
 
 _CHUNK_SIZE = 1 << 16
-_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+_TIMEOUT_SECONDS, _CONNECT_SECONDS = 30.0, 10.0
 _HINT = f"point {ENV_DATA_DIR} / --data-dir at a folder that has it"
 
 
@@ -189,9 +188,12 @@ def _download(entry: DataFile, url: str, dest: Path, *, progress: bool) -> None:
 
 
 def _stream(url: str, out: BinaryIO, *, label: str, progress: bool) -> None:
+    import httpx  # here, not at the top: every command imports this module, few download (≈85 ms)
+
     show = progress and sys.stderr.isatty()
+    timeout = httpx.Timeout(_TIMEOUT_SECONDS, connect=_CONNECT_SECONDS)
     try:
-        with httpx.stream("GET", url, follow_redirects=True, timeout=_TIMEOUT) as response:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=timeout) as response:
             response.raise_for_status()
             length = response.headers.get("content-length")
             # With a Content-Encoding the length counts compressed bytes, not what we write.
