@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ from evolcoder.eval import failures
 from evolcoder.execution.driver import BATCH_RECORDS, BATCH_SECONDS
 from evolcoder.execution.isolation import Limits
 from evolcoder.execution.values import Digest, WireError, decode, encode, encode_output, travels_as_is
-from evolcoder.execution.worker import RunOutcome, Worker, inputs_payload
+from evolcoder.execution.worker import RunOutcome, SetCall, Worker, inputs_payload
 from evolcoder.records import FAIL, PASS, TIMEOUT, Failure  # the verdict statuses, shared with their readers
 
 
@@ -312,6 +313,68 @@ def judge_io(
     fail_fast: bool,
 ) -> SetVerdict:
     """EvalPlus-style differential testing on one input set, compared here as records arrive."""
+    judging = _judging(task, dataset, solution, input_set, expected, payloads, times, fail_fast)
+    run_limits = Limits(**{**limits.__dict__, "cpu_seconds": judging.cpu_seconds, "wall_seconds": judging.wall_seconds})
+    request = _io_request(task, solution, fail_fast, times, judging.digest_text)
+    outcome = worker.run(request, run_limits, judging.on_record, judging.idle_timeout, judging.payload)
+    return judging.verdict(outcome)
+
+
+def judge_io_sets(
+    worker: Worker,
+    task: Task,
+    dataset: str,
+    solution: str,
+    expected: dict[str, Expected],
+    payloads: InputPayloads,
+    limits: Limits,
+    times: TimeLimits,
+    fail_fast: bool,
+) -> tuple[SetVerdict, SetVerdict]:
+    """``judge_io`` on the base and the plus set, in one sandbox (Worker.run_two_sets): each set in a
+    fresh process under its own limits, as two runs would judge them, for one set-up of the isolation.
+    A failure stops its own set only (fail fast): the plus set is judged whatever the base set did."""
+    sets = [_judging(task, dataset, solution, s, expected[s], payloads, times, fail_fast) for s in ("base", "plus")]
+    calls = [SetCall(j.payload, j.cpu_seconds, j.wall_seconds, j.on_record, j.idle_timeout) for j in sets]
+    request = _io_request(task, solution, fail_fast, times, sets[0].digest_text)
+    outcomes = worker.run_two_sets(request, limits, *calls)
+    return sets[0].verdict(outcomes[0]), sets[1].verdict(outcomes[1])
+
+
+def _io_request(task: Task, solution: str, fail_fast: bool, times: TimeLimits, digest_text: bool) -> dict:
+    return {
+        "kind": "function_io",
+        "code": solution,
+        "entry_point": task.entry_point,
+        "fail_fast": fail_fast,
+        "load_cpu_seconds": times.load_seconds,
+        "digest_text": digest_text,  # a special oracle needs the whole text
+    }
+
+
+@dataclass
+class _SetJudging:
+    """One input set of a ``function_io`` request being judged: what the run needs, and the verdict."""
+
+    payload: bytes
+    cpu_seconds: float
+    wall_seconds: float
+    digest_text: bool
+    on_record: Callable[[dict], bool]
+    idle_timeout: Callable[[], float]
+    verdict: Callable[[RunOutcome], SetVerdict]
+
+
+def _judging(
+    task: Task,
+    dataset: str,
+    solution: str,
+    input_set: str,
+    expected: Expected,
+    payloads: InputPayloads,
+    times: TimeLimits,
+    fail_fast: bool,
+) -> _SetJudging:
     inputs = task.base_inputs if input_set == "base" else task.plus_inputs
     n = len(inputs)
     per_input = payloads.per_input(task, input_set, expected, times)
@@ -401,20 +464,23 @@ def judge_io(
         window = per_input[state["next"] : state["next"] + 2 * BATCH_RECORDS] or per_input[-1:]
         return max(window) * times.wall_factor + times.wall_slack + BATCH_SECONDS
 
+    def verdict(outcome: RunOutcome) -> SetVerdict:
+        return _io_verdict(outcome, results, state, per_input, times)
+
     cpu_budget = min(times.per_task_seconds, sum(per_input)) + times.load_seconds + 1
-    run_limits = Limits(
-        **{**limits.__dict__, "cpu_seconds": cpu_budget, "wall_seconds": cpu_budget * times.wall_factor + 10}
-    )
-    request = {
-        "kind": "function_io",
-        "code": solution,
-        "entry_point": task.entry_point,
-        "fail_fast": fail_fast,
-        "load_cpu_seconds": times.load_seconds,
-        "digest_text": comparator.equality_decides,  # a special oracle needs the whole text
-    }
     payload = payloads.get(task, input_set, per_input, expected.inputs_text)  # the inputs and their CPU limits
-    outcome = worker.run(request, run_limits, on_record, idle_timeout, payload)
+    wall = cpu_budget * times.wall_factor + 10
+    return _SetJudging(payload, cpu_budget, wall, comparator.equality_decides, on_record, idle_timeout, verdict)
+
+
+def _io_verdict(
+    outcome: RunOutcome,
+    results: list[bool | None],
+    state: dict[str, Any],
+    per_input: list[float],
+    times: TimeLimits,
+) -> SetVerdict:
+    n = len(results)
     details = [bool(r) for r in results]
     failed = [i for i, r in enumerate(results) if r is False]
     if state.get("done") and all(r is True for r in results):

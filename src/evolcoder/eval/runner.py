@@ -31,7 +31,7 @@ from evolcoder.eval.judge import (
     TimeLimits,
     judge_asserts,
     judge_check,
-    judge_io,
+    judge_io_sets,
     judge_program,
 )
 from evolcoder.eval.passk import default_ks, mean_pass_at_k
@@ -150,14 +150,9 @@ class _Judge:
             base = judge_asserts(worker, task, sample.solution, self.limits, self.times, fail_fast, guarded, apart=True)
             return sample, base, None
         sets = self.expected[task.task_id]
-        args = (self.limits, self.times, fail_fast)
-        verdicts = []
-        for input_set in ("base", "plus"):
-            expected = sets[input_set]
-            verdicts.append(
-                judge_io(worker, task, self.dataset, sample.solution, input_set, expected, self.payloads, *args)
-            )
-        return sample, verdicts[0], verdicts[1]
+        args = (self.payloads, self.limits, self.times, fail_fast)
+        base, plus = judge_io_sets(worker, task, self.dataset, sample.solution, sets, *args)
+        return sample, base, plus
 
 
 def _longest_first(todo: list[Sample], expected: dict) -> list[Sample]:

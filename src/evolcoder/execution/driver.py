@@ -59,9 +59,10 @@ class _Writer:
     program is still busy with the next input.
     """
 
-    def __init__(self, fd: int, token: str = "") -> None:
+    def __init__(self, fd: int, token: str = "", input_set: int = 0) -> None:
         self._fd = fd
-        self._head = '{"k":' + json.dumps(token) + ',"b":['
+        # The second of two input sets judged in one sandbox (zygote._two_sets) marks its batches.
+        self._head = '{"k":' + json.dumps(token) + (',"s":1' if input_set == 1 else "") + ',"b":['
         self._write = os.write
         self._encode = json.JSONEncoder(separators=(",", ":")).encode
         self._pending: list[str | tuple[int, str, float]] = []  # records, and outputs (input, JSON, seconds)
@@ -163,8 +164,8 @@ def _run_record(run: list[tuple[int, str, float]]) -> str:
     return f'{{"i":{run[0][0]},"os":[{outputs}],"cs":[{seconds}]}}'
 
 
-def send_record(fd: int, record: dict, token: str) -> None:
-    _Writer(fd, token).send(record)
+def send_record(fd: int, record: dict, token: str, input_set: int = 0) -> None:
+    _Writer(fd, token, input_set).send(record)
 
 
 class CpuTimeout(BaseException):
@@ -230,7 +231,7 @@ def _define(code: str, filename: str = "<solution>") -> dict:
 
 
 def run_request(request: dict, result_fd: int) -> None:
-    out = _Writer(result_fd, request.pop("token", ""))
+    out = _Writer(result_fd, request.pop("token", ""), request.get("set", 0))
     kind = request["kind"]
     sys.stdin = io.StringIO("")
     if kind == "function_io":

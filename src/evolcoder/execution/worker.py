@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -53,6 +54,17 @@ class RunOutcome:
 RecordHandler = Callable[[dict], bool]
 # Seconds the next record may take to arrive, or None for no limit beyond the run's own.
 IdleTimeout = Callable[[], float | None]
+
+
+@dataclass
+class SetCall:
+    """One of the two input sets of a ``function_io`` request judged in one sandbox (``run_two_sets``)."""
+
+    payload: bytes  # its inputs and per-input CPU limits (inputs_payload)
+    cpu_seconds: float  # the CPU limit of its process
+    wall_seconds: float
+    on_record: RecordHandler
+    idle_timeout: IdleTimeout | None = None
 
 
 class Worker:
@@ -143,6 +155,35 @@ class Worker:
         With ``tests`` the request is judged apart (execution.apart): the tests travel in a memfd that
         only the sandbox's test process reads, never through the fork server's memory.
         """
+        return self._run(request, limits, [(on_record, idle_timeout)], payload, tests)[0]
+
+    def run_two_sets(self, request: dict, limits: Limits, first: SetCall, second: SetCall) -> list[RunOutcome]:
+        """Judge two input sets of one ``function_io`` request in one sandbox: the isolation is set up
+        once, and each set runs in a fresh process of its own (zygote._two_sets), as two runs would.
+
+        A handler that returns False stops only its own set: the first set's process is killed and
+        the second still runs. Each set has its own CPU and wall-clock limits; the outcomes come back
+        in order, the first set's from its process's end as the sandbox's pid 1 saw it.
+        """
+        run_request = dict(request, cpu_seconds=first.cpu_seconds, then={"cpu_seconds": second.cpu_seconds})
+        # The run's CPU limit covers each set's (pid 1 can only lower its own), the wall both in turn.
+        cpu = max(first.cpu_seconds, second.cpu_seconds) + 1
+        wall = first.wall_seconds + second.wall_seconds
+        run_limits = Limits(**{**vars(limits), "cpu_seconds": cpu, "wall_seconds": wall})
+        handlers = [(first.on_record, first.idle_timeout), (second.on_record, second.idle_timeout)]
+        outcomes = self._run(run_request, run_limits, handlers, first.payload, None, second.payload)
+        _classify_second(outcomes, second.cpu_seconds)
+        return outcomes
+
+    def _run(
+        self,
+        request: dict,
+        limits: Limits,
+        handlers: list[tuple[RecordHandler | None, IdleTimeout | None]],
+        payload: bytes,
+        tests: dict | None,
+        then_payload: bytes | None = None,
+    ) -> list[RunOutcome]:
         self.ensure_started()
         result_r, result_w = os.pipe()
         status_r, status_w = os.pipe()
@@ -154,25 +195,42 @@ class Worker:
             # vars: the limits are flat numbers, so asdict's deep copy would only cost time
             message = dict(request, limits=vars(limits), token=token, apart=tests is not None)
             try:
-                self._send(message, passed, payload)
+                self._send(message, passed, payload, then_payload)
             except OSError:
                 # The fork server died (it should not); start a fresh one and try once more.
                 self.close()
                 self._start()
-                self._send(message, passed, payload)
+                self._send(message, passed, payload, then_payload)
         finally:
             for fd in passed:
                 os.close(fd)
         try:
             # _follow owns cancel_w (closing it is how a run is cancelled) and closes it once.
-            return _follow(result_r, status_r, cancel_w, limits, on_record, idle_timeout, token)
+            return _follow(result_r, status_r, cancel_w, limits, handlers, token)
         finally:
             os.close(result_r)
             os.close(status_r)
 
-    def _send(self, message: dict, fds: list[int], payload: bytes) -> None:
+    def _send(self, message: dict, fds: list[int], payload: bytes, then_payload: bytes | None = None) -> None:
+        if then_payload is not None:  # named first: the fork server attaches it first (zygote.HeldInputs)
+            then, then_sent = self._held.message(message["then"], then_payload)
+            message = dict(message, then=dict(then, payload_bytes=len(then_sent)))
         message, payload = self._held.message(message, payload)
+        if then_payload is not None:
+            payload += then_sent
         send_message(self._sock, message, fds, payload)
+
+
+def _classify_second(outcomes: list[RunOutcome], cpu_seconds: float) -> None:
+    """The second set's CPU time and CPU-limit verdict without the first set's: the supervisor
+    counts the sandbox's pid 1 with the child it waited for, against the run's (larger) limit."""
+    first, second = outcomes
+    second.cpu_seconds = max(second.cpu_seconds - first.cpu_seconds, 0.0)
+    if second.exit_code in (-signal.SIGKILL, -signal.SIGXCPU) and second.reason in (None, "killed", _CPU_LIMIT):
+        second.reason = _CPU_LIMIT if second.cpu_seconds >= cpu_seconds - 0.05 else "killed"
+
+
+_CPU_LIMIT = "cpu time limit exceeded"
 
 
 def inputs_payload(inputs_text: bytes, cpu_limits: list[float] | float) -> bytes:
@@ -230,27 +288,50 @@ def _follow(
     status_r: int,
     cancel_w: int,
     limits: Limits,
-    on_record: RecordHandler | None,
-    idle_timeout: IdleTimeout | None,
+    handlers: list[tuple[RecordHandler | None, IdleTimeout | None]],
     token: str,
-) -> RunOutcome:
-    outcome = RunOutcome()
+) -> list[RunOutcome]:
+    """Read a run's records and hand each to its set's handler; the outcome of each set, in order.
+
+    With two sets (``Worker.run_two_sets``) the second set's batches carry ``"s": 1``, and the first
+    set ends with a ``set_end`` record from the sandbox's pid 1. A handler that returns False, or an
+    idle timeout, during the first set stops that set alone: one byte on the cancel pipe, which the
+    supervisor passes on (zygote._watch). During the last set, they cancel the run (EOF).
+    """
+    outcomes = [RunOutcome() for _ in handlers]
+    run = outcomes[0]  # what concerns the whole run: protections, protocol errors, cancellation
     buffer = bytearray()
     received = 0
     status_data = bytearray()
     cancelled = False
+    state = {"set": 0, "first_stopped": False, "first_ended": False}
     started = time.monotonic()
     last_record = started
     hard_deadline = started + limits.wall_seconds + 10.0  # the supervisor should end it first
     watched = [result_r, status_r]
     loads = _decoder.decode
+    two_sets = len(handlers) == 2
 
     def cancel(reason: str) -> None:
         nonlocal cancelled
         if not cancelled:
             cancelled = True
-            outcome.reason = outcome.reason or reason
+            for outcome in outcomes[state["set"] :]:
+                outcome.reason = outcome.reason or reason
             os.close(cancel_w)
+
+    def stop(reason: str) -> None:
+        """Stop the set that runs now: the first of two alone, else the run."""
+        if two_sets and state["set"] == 0:
+            if not state["first_stopped"]:
+                state["first_stopped"] = True
+                outcomes[0].reason = outcomes[0].reason or reason
+                try:
+                    os.write(cancel_w, b"s")
+                except BrokenPipeError:  # the run is over already: nothing left to stop
+                    pass
+        else:
+            cancel(reason)
 
     def handle_line(line: bytearray) -> None:
         nonlocal last_record
@@ -266,23 +347,40 @@ def _follow(
             records = batch["b"]
             if not all(type(record) is dict for record in records):
                 raise ValueError("a record that is not an object")
+            input_set = batch.get("s", 0)
+            if type(input_set) is not int or not 0 <= input_set < len(handlers):
+                raise ValueError("a batch of an input set this run does not have")
         except (ValueError, RecursionError) as exc:
-            outcome.protocol_error = f"unreadable record from the sandbox: {exc}"[:300]
+            for outcome in outcomes:
+                outcome.protocol_error = f"unreadable record from the sandbox: {exc}"[:300]
             cancel("protocol error")
             return
+        on_record = handlers[input_set][0]
         for record in records:
-            if "protections" in record and not outcome.protections:
-                outcome.protections = record["protections"]
+            if "protections" in record:  # each set's process sends its own; the first is the run's
+                run.protections = run.protections or record["protections"]
                 continue
+            if two_sets and input_set == 0 and "set_end" in record and not state["first_ended"]:
+                _apply_set_end(outcomes[0], record["set_end"])
+                state["first_ended"] = True
+                state["set"] = 1
+                continue
+            if input_set == 0 and state["first_stopped"]:
+                continue  # the first set is being stopped: what it still sends is not judged
             if on_record is not None and not on_record(record):
-                cancel("stopped by the harness")
-                return
+                if input_set < state["set"]:
+                    continue  # (a late record of a set that is over already)
+                stop("stopped by the harness")
+                if cancelled:
+                    return
 
     try:
         while status_r in watched or result_r in watched:
             now = time.monotonic()
             timeout = hard_deadline - now
-            if idle_timeout is not None and not cancelled:
+            idle_timeout = handlers[state["set"]][1]
+            waiting_for_end = two_sets and state["set"] == 0 and state["first_stopped"]
+            if idle_timeout is not None and not cancelled and not waiting_for_end:
                 idle = idle_timeout()
                 if idle is not None:
                     timeout = min(timeout, last_record + idle - now)
@@ -291,7 +389,11 @@ def _follow(
             if timeout <= 0:
                 if status_r not in watched:
                     break
-                cancel("test wall-clock limit exceeded" if now < hard_deadline else "harness timeout")
+                if now < hard_deadline and not cancelled:
+                    stop("test wall-clock limit exceeded")
+                    last_record = now
+                    continue
+                cancel("harness timeout")
                 if now >= hard_deadline + 5:
                     break
                 timeout = 1.0
@@ -310,7 +412,8 @@ def _follow(
                     del buffer[: newline + 1]
                     scanned = 0
                 if len(buffer) > MAX_RECORD_BYTES or received > MAX_RESULT_BYTES:
-                    outcome.protocol_error = "the sandbox sent too much data"
+                    for outcome in outcomes:
+                        outcome.protocol_error = "the sandbox sent too much data"
                     cancel("protocol error")
                     buffer.clear()
             if status_r in ready:
@@ -321,8 +424,24 @@ def _follow(
     finally:
         if not cancelled:
             os.close(cancel_w)
-    _apply_status(outcome, bytes(status_data))
-    return outcome
+    ended = outcomes[1:] if state["first_ended"] else outcomes  # a first set that never ended: the run's end
+    for outcome in ended:
+        _apply_status(outcome, bytes(status_data))
+    for outcome in outcomes[1:]:
+        outcome.protections = run.protections
+    return outcomes
+
+
+def _apply_set_end(outcome: RunOutcome, end: object) -> None:
+    """How the first of two sets ended, as the sandbox's pid 1 reports it (zygote._first_set_ended)."""
+    end = end if type(end) is dict else {}
+    code, cpu = end.get("exit"), end.get("cpu")
+    outcome.exit_code = code if type(code) is int else None
+    outcome.cpu_seconds = float(cpu) if type(cpu) in (int, float) else 0.0
+    if end.get("timeout") is True:
+        outcome.reason = outcome.reason or _CPU_LIMIT
+    elif code in (-signal.SIGKILL, -signal.SIGXCPU) and end.get("skipped") is not True:
+        outcome.reason = outcome.reason or "killed"
 
 
 def _apply_status(outcome: RunOutcome, data: bytes) -> None:

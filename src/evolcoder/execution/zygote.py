@@ -32,7 +32,9 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from evolcoder.execution import apart, driver, isolation, values
 
@@ -142,17 +144,29 @@ class HeldInputs:
         self._held: dict[int, dict] = {}
 
     def attach(self, run: _Run) -> None:
-        """Give ``run.request`` its decoded ``inputs`` and ``cpu_limits``; KeyError if never sent."""
-        request = run.request
+        """Give ``run.request`` its decoded ``inputs`` and ``cpu_limits`` (and its second set, under
+        ``then``, its own); KeyError if never sent. A second set's payload ends the run's payload
+        (``then["payload_bytes"]`` long), and is attached first, as the harness named it first."""
+        payload, run.payload = run.payload, b""
+        then = run.request.get("then")
+        if then is not None:
+            size = then.pop("payload_bytes", 0)
+            if size:
+                payload, then_payload = payload[:-size], payload[-size:]
+            else:
+                then_payload = b""
+            self._attach(then, then_payload)
+        self._attach(run.request, payload)
+
+    def _attach(self, request: dict, payload: bytes) -> None:
         for key in request.pop("forget", ()):
             self._held.pop(key, None)
         key = request.pop("inputs_key", None)
         if key is None:
             return
-        if run.payload:
-            sent = json.loads(run.payload)
+        if payload:
+            sent = json.loads(payload)
             self._held[key] = {"inputs": values.decode(sent["inputs"]), "cpu_limits": sent["cpu_limits"]}
-            run.payload = b""
         request.update(self._held[key])
 
 
@@ -169,6 +183,7 @@ class _Run:
     status_fd: int
     cancel_fd: int
     tests_fd: int
+    skip_r: int | None = None  # two input sets: where the supervisor says "stop the first" (_two_sets)
 
 
 def _supervise_here(run: _Run, namespaces: isolation.PreparedNamespaces, sock: socket.socket) -> None:
@@ -177,11 +192,13 @@ def _supervise_here(run: _Run, namespaces: isolation.PreparedNamespaces, sock: s
     started = time.monotonic()
     namespaces.refresh(run.policy)
     out_r, out_w = os.pipe()
+    skip_w = _skip_pipe(run)
     try:
         child = namespaces.fork()
     except OSError as exc:
-        for fd in (out_r, out_w, run.result_fd, run.tests_fd):
-            os.close(fd)
+        for fd in (out_r, out_w, run.result_fd, run.tests_fd, run.skip_r, skip_w):
+            if fd is not None:
+                os.close(fd)
         _report(run, {"exit": None, "reason": f"sandbox not started: {exc}"[:300]}, started)
         return
     if child == 0:
@@ -189,11 +206,22 @@ def _supervise_here(run: _Run, namespaces: isolation.PreparedNamespaces, sock: s
         os.setsid()  # out of the harness's process group: a Ctrl-C there is not the program's
         protections = isolation.Protections()
         _in_child(run, out_r, out_w, protections, enter=lambda: namespaces.enter(run.policy, run.limits, protections))
-    for fd in (out_w, run.result_fd, run.tests_fd):
-        os.close(fd)
-    status = _watch(child, run.limits, started, out_r, run.cancel_fd)
+    for fd in (out_w, run.result_fd, run.tests_fd, run.skip_r):
+        if fd is not None:
+            os.close(fd)
+    status = _watch(child, run.limits, started, out_r, run.cancel_fd, skip_w)
     os.close(out_r)
     _report(run, status, started)
+
+
+def _skip_pipe(run: _Run) -> int | None:
+    """A request with two input sets gets a pipe from its supervisor to its sandbox's pid 1, which
+    stops the first set when the harness asks (``_watch``); returns the supervisor's end."""
+    if run.request.get("then") is None:
+        return None
+    run.skip_r, skip_w = os.pipe()
+    os.set_blocking(skip_w, False)
+    return skip_w
 
 
 def _supervise(run: _Run) -> None:
@@ -205,6 +233,7 @@ def _supervise(run: _Run) -> None:
     protections = isolation.Protections()
     in_namespaces = isolation.unshare_namespaces(run.policy, protections)
     out_r, out_w = os.pipe()
+    skip_w = _skip_pipe(run)
     workdir = None
     if not in_namespaces:
         import tempfile
@@ -215,9 +244,10 @@ def _supervise(run: _Run) -> None:
     child = os.fork()
     if child == 0:
         _in_child(run, out_r, out_w, protections, in_namespaces=in_namespaces, workdir=workdir)
-    for fd in (out_w, run.result_fd, run.tests_fd):
-        os.close(fd)
-    status = _watch(child, run.limits, started, out_r, run.cancel_fd)
+    for fd in (out_w, run.result_fd, run.tests_fd, run.skip_r):
+        if fd is not None:
+            os.close(fd)
+    status = _watch(child, run.limits, started, out_r, run.cancel_fd, skip_w)
     if workdir is not None:
         _kill_group(child)
         import shutil
@@ -229,16 +259,26 @@ def _supervise(run: _Run) -> None:
 
 def _in_child(run: _Run, out_r: int, out_w: int, protections, enter=None, in_namespaces=True, workdir=None) -> None:
     """The sandbox process: drop the supervisor's descriptors, run, and exit (never return)."""
-    code = 71
-    try:
+
+    def work() -> None:
         for fd in (run.status_fd, run.cancel_fd, out_r):
             os.close(fd)
         _sandbox(run, out_w, in_namespaces, workdir, protections, enter)
+
+    _run_then_exit(work)
+
+
+def _run_then_exit(work: Callable[[], None]) -> NoReturn:
+    """Run ``work`` in a forked process and exit: 0 if it returned, 71 with its traceback (on the
+    output pipe, which the harness shows) if it raised."""
+    code = 71
+    try:
+        work()
         code = 0
     except BaseException:
         import traceback
 
-        traceback.print_exc()  # reaches the harness through the output pipe
+        traceback.print_exc()
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -263,8 +303,16 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _watch(child: int, limits, started: float, out_r: int, cancel_fd: int) -> dict:
-    """Wait for the sandbox; kill it on wall time, output flood or cancellation."""
+def _optional(fd: int | None) -> tuple[int, ...]:
+    return () if fd is None else (fd,)
+
+
+def _watch(child: int, limits, started: float, out_r: int, cancel_fd: int, skip_w: int | None = None) -> dict:
+    """Wait for the sandbox; kill it on wall time, output flood or cancellation (EOF on ``cancel_fd``).
+
+    A byte on ``cancel_fd`` instead asks to stop the first of two input sets: it is passed on to the
+    sandbox's pid 1 through ``skip_w`` (closed here once used), which kills the first set's process
+    if it still runs (``_two_sets``)."""
     pidfd = os.pidfd_open(child)
     head = bytearray()
     total = 0
@@ -290,8 +338,17 @@ def _watch(child: int, limits, started: float, out_r: int, cancel_fd: int) -> di
             if not os.read(cancel_fd, 64):
                 reason = "cancelled"
                 break
+            if skip_w is not None:
+                try:
+                    os.write(skip_w, b"s")
+                except OSError:  # pid 1 is past the first set (or gone): nothing to stop
+                    pass
+                os.close(skip_w)
+                skip_w = None
         if pidfd in ready:
             break
+    if skip_w is not None:
+        os.close(skip_w)
     if reason is not None:
         os.kill(child, signal.SIGKILL)
         _kill_group(child)
@@ -342,11 +399,73 @@ def _sandbox(run: _Run, out_w: int, in_namespaces: bool, workdir, protections, e
     os.close(tests_fd)
     isolation.drop_privileges(uid, protections)
     isolation.clean_environment(workdir, policy)
-    isolation.close_fds_except({result_fd})
+    isolation.close_fds_except({result_fd, *_optional(run.skip_r)})
+    if request.get("then") is not None:
+        _two_sets(request, result_fd, run.skip_r, policy, protections)
+        return
+    _run_set(request, result_fd, policy, protections)
+
+
+def _run_set(request: dict, result_fd: int, policy, protections) -> None:
     _lock_down(policy, protections, python_events=policy.block_python_events)
     # Sent before any untrusted code runs, so the harness can trust this first record.
-    driver.send_record(result_fd, {"protections": protections.as_dict()}, request.get("token", ""))
+    record = {"protections": protections.as_dict()}
+    driver.send_record(result_fd, record, request.get("token", ""), request.get("set", 0))
     driver.run_request(request, result_fd)
+
+
+def _two_sets(request: dict, result_fd: int, skip_r: int, policy, protections) -> None:
+    """Judge two input sets of one program in one sandbox (base, then plus), each in a fresh process.
+
+    The isolation is set up once. The first set runs in a forked child, under its own CPU limit;
+    this process (pid 1) waits for it, or kills it when the harness says it has seen enough
+    (``skip_r``), reports how it ended (``set_end``), and then runs the second set itself, as a
+    process that has run no candidate code yet. The second set's records carry ``"s": 1``.
+    """
+    then = request.pop("then")
+    second = {**request, **then, "set": 1}
+    child = os.fork()
+    if child == 0:
+        os.close(skip_r)
+        _run_then_exit(lambda: _first_set(request, result_fd, policy, protections))
+    ended = _first_set_ended(child, skip_r, _whole_seconds(float(request["cpu_seconds"])))
+    os.close(skip_r)
+    driver.send_record(result_fd, {"set_end": ended}, request.get("token", ""))
+    own = resource.getrusage(resource.RUSAGE_SELF)  # (RLIMIT_CPU counts this process alone)
+    _lower_cpu_limit(own.ru_utime + own.ru_stime + float(then["cpu_seconds"]))
+    _run_set(second, result_fd, policy, protections)
+
+
+def _first_set(request: dict, result_fd: int, policy, protections) -> None:
+    _lower_cpu_limit(float(request["cpu_seconds"]))
+    _run_set(request, result_fd, policy, protections)
+
+
+def _whole_seconds(seconds: float) -> int:
+    return max(1, int(seconds + 0.999))  # as isolation.set_limits rounds
+
+
+def _lower_cpu_limit(seconds: float) -> None:
+    """A CPU limit for this process alone (soft == hard: SIGKILL, as isolation.set_limits sets it).
+    Only lowering is allowed without privileges: the run's limit covers both sets' (worker)."""
+    cpu = _whole_seconds(seconds)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+
+
+def _first_set_ended(child: int, skip_r: int, cpu_limit: float) -> dict:
+    """How the first set's process ended: its exit, CPU seconds, whether it ran out of CPU time,
+    and whether it was stopped here (the harness asked)."""
+    pidfd = os.pidfd_open(child)
+    ready, _, _ = select.select([pidfd, skip_r], [], [])
+    skipped = pidfd not in ready
+    if skipped:
+        os.kill(child, signal.SIGKILL)
+    _, wait_status, usage = os.wait4(child, 0)
+    os.close(pidfd)
+    code = os.waitstatus_to_exitcode(wait_status)
+    cpu = usage.ru_utime + usage.ru_stime
+    timeout = not skipped and code in (-signal.SIGKILL, -signal.SIGXCPU) and cpu >= cpu_limit - 0.05
+    return {"exit": code, "cpu": cpu, "timeout": timeout, "skipped": skipped}
 
 
 def _lock_down(policy, protections, python_events: bool) -> None:
