@@ -430,10 +430,19 @@ def _mount_points() -> list[str]:
     return points
 
 
-def set_limits(limits: Limits, dedicated_uid: bool, protections: Protections) -> None:
-    cpu = max(1, int(limits.cpu_seconds + 0.999))
+def whole_cpu_seconds(seconds: float) -> int:
+    """``RLIMIT_CPU`` counts whole seconds: a limit of ``seconds``, rounded up, at least 1."""
+    return max(1, int(seconds + 0.999))
+
+
+def set_cpu_limit(seconds: float) -> None:
     # soft == hard: the sandbox is pid 1 of its namespace, which ignores SIGXCPU; SIGKILL it is.
+    cpu = whole_cpu_seconds(seconds)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+
+
+def set_limits(limits: Limits, dedicated_uid: bool, protections: Protections) -> None:
+    set_cpu_limit(limits.cpu_seconds)
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_bytes, limits.max_file_bytes))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_open_files, limits.max_open_files))

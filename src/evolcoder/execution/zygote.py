@@ -428,28 +428,19 @@ def _two_sets(request: dict, result_fd: int, skip_r: int, policy, protections) -
     if child == 0:
         os.close(skip_r)
         _run_then_exit(lambda: _first_set(request, result_fd, policy, protections))
-    ended = _first_set_ended(child, skip_r, _whole_seconds(float(request["cpu_seconds"])))
+    ended = _first_set_ended(child, skip_r, isolation.whole_cpu_seconds(float(request["cpu_seconds"])))
     os.close(skip_r)
     driver.send_record(result_fd, {"set_end": ended}, request.get("token", ""))
-    own = resource.getrusage(resource.RUSAGE_SELF)  # (RLIMIT_CPU counts this process alone)
-    _lower_cpu_limit(own.ru_utime + own.ru_stime + float(then["cpu_seconds"]))
+    # RLIMIT_CPU counts this process alone; each set's limit only lowers the run's, which covers
+    # both (Worker.run_two_sets): without privileges a limit cannot be raised.
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    isolation.set_cpu_limit(own.ru_utime + own.ru_stime + float(then["cpu_seconds"]))
     _run_set(second, result_fd, policy, protections)
 
 
 def _first_set(request: dict, result_fd: int, policy, protections) -> None:
-    _lower_cpu_limit(float(request["cpu_seconds"]))
+    isolation.set_cpu_limit(float(request["cpu_seconds"]))
     _run_set(request, result_fd, policy, protections)
-
-
-def _whole_seconds(seconds: float) -> int:
-    return max(1, int(seconds + 0.999))  # as isolation.set_limits rounds
-
-
-def _lower_cpu_limit(seconds: float) -> None:
-    """A CPU limit for this process alone (soft == hard: SIGKILL, as isolation.set_limits sets it).
-    Only lowering is allowed without privileges: the run's limit covers both sets' (worker)."""
-    cpu = _whole_seconds(seconds)
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
 
 
 def _first_set_ended(child: int, skip_r: int, cpu_limit: float) -> dict:
@@ -462,10 +453,16 @@ def _first_set_ended(child: int, skip_r: int, cpu_limit: float) -> dict:
         os.kill(child, signal.SIGKILL)
     _, wait_status, usage = os.wait4(child, 0)
     os.close(pidfd)
+    ended = _how_it_ended(wait_status, usage, cpu_limit)
+    return {**ended, "timeout": ended["timeout"] and not skipped, "skipped": skipped}
+
+
+def _how_it_ended(wait_status: int, usage: resource.struct_rusage, cpu_limit: float) -> dict:
+    """A waited-for child's exit, CPU seconds, and whether its CPU limit killed it."""
     code = os.waitstatus_to_exitcode(wait_status)
     cpu = usage.ru_utime + usage.ru_stime
-    timeout = not skipped and code in (-signal.SIGKILL, -signal.SIGXCPU) and cpu >= cpu_limit - 0.05
-    return {"exit": code, "cpu": cpu, "timeout": timeout, "skipped": skipped}
+    timeout = code in (-signal.SIGKILL, -signal.SIGXCPU) and cpu >= cpu_limit - 0.05
+    return {"exit": code, "cpu": cpu, "timeout": timeout}
 
 
 def _lock_down(policy, protections, python_events: bool) -> None:
@@ -538,11 +535,7 @@ def _candidate_ended(pid: int, wait: bool) -> dict | None:
     done, wait_status, usage = os.wait4(pid, 0 if wait else os.WNOHANG)
     if done == 0:
         return None
-    code = os.waitstatus_to_exitcode(wait_status)
-    cpu = usage.ru_utime + usage.ru_stime
-    limit = resource.getrlimit(resource.RLIMIT_CPU)[0]
-    timeout = code in (-signal.SIGKILL, -signal.SIGXCPU) and cpu >= limit - 0.05
-    return {"exit": code, "cpu": cpu, "timeout": timeout}
+    return _how_it_ended(wait_status, usage, resource.getrlimit(resource.RLIMIT_CPU)[0])
 
 
 if __name__ == "__main__":
