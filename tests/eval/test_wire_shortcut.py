@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from evolcoder.bench.compare import SPECIAL_ORACLES, Comparator
+from evolcoder.bench.compare import SPECIAL_ORACLES, Comparator, is_floats
 from evolcoder.eval.judge import _NO_WIRE, Expected, expected_wire
 from evolcoder.execution.values import Digest, NumpyBool, Opaque, decode, digest_of, encode_output
 
@@ -72,12 +72,18 @@ VALUES = [
     "x" * 10_000,
     b"x" * 70_000,
     b"x" * 69_999 + b"y",
+    list(range(70_000)),  # a long list of numbers: a digest on the wire where no tolerance can apply
+    [float(i) for i in range(70_000)],  # equal to it under ==, and digested alike
+    list(range(69_999)) + [70_000],
+    tuple(range(70_000)),
+    list(range(69_999)) + [True],  # not numbers alone: travels whole
+    [0.5] * 70_000,
 ]
 
 
-def _sent(value, digest_text=False):
+def _sent(value, digest_text=False, digest_numbers=False):
     """What the harness reads for a returned value: encoded in the sandbox, through JSON."""
-    return json.loads(json.dumps(encode_output(value, digest_text)))
+    return json.loads(json.dumps(encode_output(value, digest_text, digest_numbers)))
 
 
 def _expected(value):
@@ -92,8 +98,10 @@ def test_a_wire_match_is_exactly_a_comparator_match(entry_point, atol):
     for exp_value in VALUES:
         expected = _expected(exp_value)
         wire = expected_wire(Expected([expected], [0.0]))[0]
+        exact = Comparator("mbpp", entry_point, atol).equality_decides
+        digest_numbers = exact and atol == 0 and not is_floats(expected)  # as judge_io asks
         for out_value in VALUES:
-            sent = _sent(out_value, Comparator("mbpp", entry_point, atol).equality_decides)  # as judge_io asks
+            sent = _sent(out_value, exact, digest_numbers)
             reference = Comparator("mbpp", entry_point, atol)
             verdict = reference.matches([1], decode(sent), expected)
             shortcut = Comparator("mbpp", entry_point, atol)
@@ -122,7 +130,6 @@ def test_only_plain_expected_outputs_have_a_wire_form():
         NumpyBool(True),
         Opaque("thing"),
         [Opaque("thing")],
-        Digest("0" * 64, 10),
     ]
     for value in not_plain:
         assert expected_wire(Expected([value], [0.0]))[0] is _NO_WIRE, value
@@ -156,3 +163,29 @@ def test_special_oracles_never_take_the_shortcut():
     assert Comparator("mbpp", "find_zero", 0.0).equality_decides  # find_zero's oracle is HumanEval's
     # Equal outputs that the special oracles judge otherwise: sets of unhashables, "not None" checks.
     assert not Comparator("mbpp", "similar_elements", 0.0).matches([1], [[1]], [[1]])
+
+
+def test_long_lists_of_numbers_are_compared_by_digest_where_no_tolerance_can_apply():
+    ints, floats = list(range(70_000)), [float(i) for i in range(70_000)]
+    wire = expected_wire(Expected([ints, (1, 2)], [0.0] * 2))
+    assert (
+        wire[0]
+        == _sent(ints, True, True)
+        == _sent(floats, True, True)
+        == {"h": digest_of(ints).hexdigest, "n": 560_013}
+    )
+    assert wire[0] != _sent(tuple(ints), True, True)
+    assert wire[0] != _sent(ints[:-1] + [1], True, True)
+    assert _sent(ints, True, False) == ints  # the sandbox digests it only when asked
+    # A set with a float output may switch a tolerance on: its long lists keep their whole wire.
+    assert expected_wire(Expected([ints, 0.5], [0.0] * 2))[0] == ints
+    assert expected_wire(Expected([ints, 0.5], [0.0] * 2, floats_at=[1]))[0] == ints
+    # Wrong in the last number: the digests differ, and the comparator says no from either side.
+    comparator = Comparator("humaneval", "make_a_pile", 0.0)
+    assert not comparator.matches([1], decode(_sent(ints[:-1] + [1], True, True)), ints)
+    assert comparator.matches([1], decode(_sent(floats, True, True)), ints)
+
+
+def test_a_huge_expected_output_has_its_digest_as_wire():
+    digest = Digest("ab" * 32, 9_000_000)
+    assert expected_wire(Expected([digest], [0.0]))[0] == {"h": "ab" * 32, "n": 9_000_000}

@@ -572,3 +572,58 @@ def test_a_huge_output_holding_a_subclass_is_not_digested_but_encoded():
     sent = encode_output(value)
     assert isinstance(sent, list) and len(sent) == len(value)  # item by item, the subclass read as a str
     assert decode(json.loads(json.dumps(sent)))[-1] == ("Red", "x")
+
+
+def test_digests_of_numbers_keep_their_format_float64_bytes_after_a_tag():
+    """Cached expected outputs (eval.groundtruth) hold digests made this way: the format must not move."""
+    import hashlib
+
+    import numpy as np
+
+    from evolcoder.execution.values import digest_of
+
+    mixed = [1, 3, 2**53, -(2**53)] + _huge(float)[:5000] + [float("nan"), -0.0]
+    for value, tag in ((mixed, b"numbers-list:"), (tuple(mixed), b"numbers-tuple:")):
+        doubles = np.asarray(value, dtype=np.float64).tobytes()
+        assert digest_of(value).hexdigest == hashlib.sha256(tag + doubles).hexdigest()
+        assert digest_of(value).size == len(tag) + len(doubles)
+    assert digest_of([2**53 + 1, 0.5]) != digest_of([float(2**53 + 1), 0.5])  # not exact as a float64
+
+
+def test_long_lists_of_numbers_are_digested_exactly_when_their_serialization_is_over_the_threshold(monkeypatch):
+    """The size of a list of numbers is bounded without serializing it where the bounds decide;
+    the decision is still marshal's, on either side of the threshold and in between."""
+    import marshal
+    import random
+
+    from evolcoder.execution import values
+
+    rng = random.Random(7)
+    kinds = (
+        lambda: rng.randrange(-(2**31), 2**31),  # 5 bytes
+        lambda: rng.random(),  # 9 bytes
+        lambda: rng.randrange(2**45, 2**53),  # 13 bytes
+    )
+    for n in (4096, 6000):
+        for mix in ((0,), (1,), (2,), (0, 1), (0, 1, 2)):
+            value = [kinds[rng.choice(mix)]() for _ in range(n)]
+            size = len(marshal.dumps(value, 2))
+            for threshold in (5 * n, size - 1, size, 13 * n + 5, 5 * n + 4):
+                monkeypatch.setattr(values, "DIGEST_THRESHOLD_BYTES", threshold)
+                sent = decode(json.loads(json.dumps(values.encode_output(value))))
+                assert isinstance(sent, values.Digest) == (size > threshold), (n, mix, threshold)
+                assert sent == (values.digest_of(value) if size > threshold else value)
+
+
+def test_digesting_numbers_imports_no_numpy_in_the_sandbox():
+    """A sandbox process that returns a huge list of numbers digests it without importing numpy
+    (tens of milliseconds per process)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from evolcoder.execution.values import encode_output; "
+        "sent = encode_output([0.5] * 1_100_000); print('h' in sent, 'numpy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "False"]

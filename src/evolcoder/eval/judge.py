@@ -13,7 +13,15 @@ from evolcoder.bench.compare import Comparator, is_floats
 from evolcoder.eval import failures
 from evolcoder.execution.driver import BATCH_RECORDS, BATCH_SECONDS
 from evolcoder.execution.isolation import Limits
-from evolcoder.execution.values import Digest, WireError, decode, encode, encode_output, travels_as_is
+from evolcoder.execution.values import (
+    Digest,
+    WireError,
+    decode,
+    digest_wire,
+    encode,
+    encode_output,
+    travels_as_is,
+)
 from evolcoder.execution.worker import RunOutcome, SetCall, Worker, inputs_payload
 from evolcoder.records import FAIL, PASS, TIMEOUT, Failure  # the verdict statuses, shared with their readers
 
@@ -88,7 +96,8 @@ def inputs_json(task: Task, input_set: str) -> bytes:
     return json.dumps(encode(inputs)).encode()
 
 
-PREPARED_VERSION = 1  # bump when Expected.prepare derives otherwise: derivations cached before are redone
+PREPARED_VERSION = 2  # bump when Expected.prepare derives otherwise: derivations cached before are redone
+# 2: long lists of numbers and huge outputs (Digests) have their digest as wire
 
 
 @dataclass
@@ -103,11 +112,11 @@ class Expected:
     inputs_text: bytes | None = None  # inputs_json of the set (from the task, not the outputs; cached alike)
 
     def prepare(self) -> Expected:
-        """Derive ``wire`` and ``floats_at`` where they are not there yet; returns self."""
-        if self.wire is None:
-            self.wire = expected_wire(self)
+        """Derive ``floats_at`` and ``wire`` where they are not there yet; returns self."""
         if self.floats_at is None:
             self.floats_at = [i for i, output in enumerate(self.outputs) if is_floats(output)]
+        if self.wire is None:
+            self.wire = expected_wire(self)
         return self
 
     def any_floats(self, first: int, end: int) -> bool:
@@ -129,14 +138,21 @@ def expected_wire(expected: Expected) -> list[Any]:
 
     A long str or bytes is the exception: W is its digest, as the sandbox sends an equally long
     output (``values.encode_output(..., digest_text=True)``); an output with the same digest is
-    the same text.
+    the same text. So is a long list or tuple of numbers in a set with no float outputs (the sandbox
+    sends the digest where no tolerance can apply: ``digest_numbers``), and an output the reference
+    sent as a digest (huge).
     """
+    floats_at = expected.floats_at
+    numbers = not (any(map(is_floats, expected.outputs)) if floats_at is None else floats_at)
     wires = []
     for output in expected.outputs:
         wire: Any = _NO_WIRE
         try:
-            if type(output) is str or type(output) is bytes:
-                digested = encode_output(output, digest_text=True)
+            if type(output) is Digest:
+                wires.append(digest_wire(output))
+                continue
+            if type(output) in _DIGESTIBLE:
+                digested = encode_output(output, digest_text=True, digest_numbers=numbers)
                 if isinstance(decode(digested), Digest):
                     wires.append(digested)
                     continue
@@ -150,6 +166,9 @@ def expected_wire(expected: Expected) -> list[Any]:
             wire = _NO_WIRE
         wires.append(wire)
     return wires
+
+
+_DIGESTIBLE = (str, bytes, list, tuple)
 
 
 class _NoWire:
@@ -315,7 +334,7 @@ def judge_io(
     """EvalPlus-style differential testing on one input set, compared here as records arrive."""
     judging = _judging(task, dataset, solution, input_set, expected, payloads, times, fail_fast)
     run_limits = Limits(**{**limits.__dict__, "cpu_seconds": judging.cpu_seconds, "wall_seconds": judging.wall_seconds})
-    request = _io_request(task, solution, fail_fast, times, judging.digest_text)
+    request = _io_request(task, solution, fail_fast, times, judging.digest_text, judging.digest_numbers)
     outcome = worker.run(request, run_limits, judging.on_record, judging.idle_timeout, judging.payload)
     return judging.verdict(outcome)
 
@@ -336,12 +355,15 @@ def judge_io_sets(
     A failure stops its own set only (fail fast): the plus set is judged whatever the base set did."""
     sets = [_judging(task, dataset, solution, s, expected[s], payloads, times, fail_fast) for s in ("base", "plus")]
     calls = [SetCall(j.payload, j.cpu_seconds, j.wall_seconds, j.on_record, j.idle_timeout) for j in sets]
-    request = _io_request(task, solution, fail_fast, times, sets[0].digest_text)
+    digest_numbers = all(j.digest_numbers for j in sets)  # (one request for both sets)
+    request = _io_request(task, solution, fail_fast, times, sets[0].digest_text, digest_numbers)
     outcomes = worker.run_two_sets(request, limits, *calls)
     return sets[0].verdict(outcomes[0]), sets[1].verdict(outcomes[1])
 
 
-def _io_request(task: Task, solution: str, fail_fast: bool, times: TimeLimits, digest_text: bool) -> dict:
+def _io_request(
+    task: Task, solution: str, fail_fast: bool, times: TimeLimits, digest_text: bool, digest_numbers: bool
+) -> dict:
     return {
         "kind": "function_io",
         "code": solution,
@@ -349,6 +371,7 @@ def _io_request(task: Task, solution: str, fail_fast: bool, times: TimeLimits, d
         "fail_fast": fail_fast,
         "load_cpu_seconds": times.load_seconds,
         "digest_text": digest_text,  # a special oracle needs the whole text
+        "digest_numbers": digest_numbers,  # and a tolerance the whole numbers
     }
 
 
@@ -360,6 +383,7 @@ class _SetJudging:
     cpu_seconds: float
     wall_seconds: float
     digest_text: bool
+    digest_numbers: bool
     on_record: Callable[[dict], bool]
     idle_timeout: Callable[[], float]
     verdict: Callable[[RunOutcome], SetVerdict]
@@ -470,7 +494,9 @@ def _judging(
     cpu_budget = min(times.per_task_seconds, sum(per_input)) + times.load_seconds + 1
     payload = payloads.get(task, input_set, per_input, expected.inputs_text)  # the inputs and their CPU limits
     wall = cpu_budget * times.wall_factor + 10
-    return _SetJudging(payload, cpu_budget, wall, comparator.equality_decides, on_record, idle_timeout, verdict)
+    exact = comparator.equality_decides
+    digest_numbers = exact and comparator.atol == 0 and not expected.floats_at  # no tolerance can switch on
+    return _SetJudging(payload, cpu_budget, wall, exact, digest_numbers, on_record, idle_timeout, verdict)
 
 
 def _io_verdict(

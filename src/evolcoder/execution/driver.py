@@ -300,6 +300,7 @@ def _function_io(request: dict, out: _Writer) -> None:
     fail_fast = request.get("fail_fast", True)
     not_none = request.get("output_not_none", False)
     digest_text = request.get("digest_text", False)
+    digest_numbers = request.get("digest_numbers", False)
     real_stdout = sys.stdout
     sys.stdout = sys.stderr = _Sink()
     try:
@@ -330,7 +331,7 @@ def _function_io(request: dict, out: _Writer) -> None:
             spent = _spent(limit, remaining)
             if not_none:
                 result = result is not None
-            out.queue_output(i, values.encode_output(result, digest_text), spent)
+            out.queue_output(i, values.encode_output(result, digest_text, digest_numbers), spent)
         except CpuTimeout:
             out.send({"i": i, "t": True, "c": limit})
             if fail_fast:

@@ -12,6 +12,7 @@ executes anything, so a hostile program can at worst send a value that compares 
 
 from __future__ import annotations
 
+import array
 import hashlib
 import json
 import marshal
@@ -31,6 +32,9 @@ DIGEST_THRESHOLD_BYTES = 8 << 20
 # A str or bytes output larger than this travels as a digest when the request asks for it (the
 # harness compares it by equality alone): equal digests then mean equal text, exactly.
 TEXT_DIGEST_THRESHOLD_BYTES = 64 << 10
+# A flat list or tuple of numbers with this many items travels as a digest when the request asks
+# for it (the harness compares it by equality, with no tolerance): equal digests, equal numbers.
+NUMBERS_DIGEST_ITEMS = 1 << 16
 
 MAX_DEPTH = 200
 
@@ -189,14 +193,16 @@ def travels_as_is(value: Any) -> bool:
 _LONG_DIGITS = re.compile(r"[0-9]{19}")  # 2**62 has 19 digits
 
 
-def encode_output(value: Any, digest_text: bool = False) -> Any:
+def encode_output(value: Any, digest_text: bool = False, digest_numbers: bool = False) -> Any:
     """``encode`` for a returned value, with huge plain outputs reduced to a digest (``digest_of``).
 
     A container is huge when its serialization is over DIGEST_THRESHOLD_BYTES; a short one (under
-    _PROBE_ITEMS items) or a list of numbers is measured first with marshal, quick for those, and
-    another long one is digested as it is serialized, the serialization kept while it is short.
+    _PROBE_ITEMS items) is measured first with marshal, quick for those, a long list of numbers by
+    the bounds of its numbers' sizes (``_numbers_over``), and another long one is digested as it
+    is serialized, the serialization kept while it is short.
     ``digest_text``: a str or bytes over TEXT_DIGEST_THRESHOLD_BYTES is digested too (a 7 MB string
     then costs a sha256 instead of a JSON round trip through the pipe).
+    ``digest_numbers``: so is a list or tuple of NUMBERS_DIGEST_ITEMS numbers or more.
     """
     t = type(value)
     digest = None
@@ -205,17 +211,23 @@ def encode_output(value: Any, digest_text: bool = False) -> Any:
         if len(raw) > (TEXT_DIGEST_THRESHOLD_BYTES if digest_text else DIGEST_THRESHOLD_BYTES):
             digest = _digest_text(raw)
     elif t is list or t is tuple or t is dict or t is set or t is frozenset:
-        if len(value) < _PROBE_ITEMS or _numbers_only(value):
+        if len(value) < _PROBE_ITEMS:
             try:
                 huge = len(marshal.dumps(value, 2)) > DIGEST_THRESHOLD_BYTES
             except (ValueError, TypeError, RecursionError):
                 huge = False  # not plain builtin data: encoded item by item
             if huge:
                 digest = _digest_container(value, 0)
+        elif _numbers_only(value):
+            long = digest_numbers and len(value) >= NUMBERS_DIGEST_ITEMS
+            digest = _numbers_digest(value) if long or _numbers_over(value, DIGEST_THRESHOLD_BYTES) else None
         else:
             digest = _digest_container(value, DIGEST_THRESHOLD_BYTES)
-    if digest is None:
-        return encode(value)
+    return encode(value) if digest is None else digest_wire(digest)
+
+
+def digest_wire(digest: Digest) -> dict:
+    """A digest as wire data (what ``encode_output`` sends for a huge output; ``decode`` reads it)."""
     return {_DIGEST: digest.hexdigest, "n": digest.size}
 
 
@@ -248,9 +260,9 @@ def _digest_text(raw: bytes) -> Digest:
 def _digest_container(value: Any, over: int) -> Digest | None:
     """``digest_of(value)`` when its serialization is longer than ``over`` bytes, else None (and
     None when ``value`` is not plain builtin data)."""
-    numbers = _flat_numbers(value)
-    if numbers is not None:
-        return Digest(hashlib.sha256(numbers).hexdigest(), len(numbers)) if len(numbers) > over else None
+    if _numbers_only(value):
+        digest = _numbers_digest(value)
+        return digest if digest.size > over else None
     sink = _DigestSink(over)
     pickler = _PlainPickler(sink, protocol=5)
     pickler.fast = True  # no memo: equal values serialize alike whatever objects they share
@@ -316,15 +328,26 @@ def _numbers_only(value: Any) -> bool:
     return True
 
 
-def _flat_numbers(value: Any) -> bytes | None:
-    """A flat list or tuple of ints and floats as tagged float64 bytes, when every int is exact
-    as a float64 (then two such sequences are equal under ``==`` exactly when the bytes are)."""
-    if not _numbers_only(value):
-        return None
-    import numpy as np
+def _numbers_over(numbers: list | tuple, over: int) -> bool:
+    """Whether ``marshal.dumps(numbers, 2)`` (``_numbers_only``) is longer than ``over`` bytes, without
+    writing it where the bounds decide: a number takes 5 bytes at least (an int of 32 bits) and 13
+    at most (a float 9, an int under 2**53 four 15-bit digits and their count), the header 5."""
+    if 5 + 5 * len(numbers) > over:
+        return True
+    if 5 + 13 * len(numbers) <= over:
+        return False
+    return len(marshal.dumps(numbers, 2)) > over
 
-    tag = b"numbers-list:" if type(value) is list else b"numbers-tuple:"
-    return tag + np.asarray(value, dtype=np.float64).tobytes()
+
+def _numbers_digest(numbers: list | tuple) -> Digest:
+    """The digest of a flat list or tuple of numbers (``_numbers_only``) as tagged float64 bytes:
+    every int is exact as a float64, so two such sequences are equal under ``==`` exactly when
+    the bytes are. The array module converts them in C (no numpy to import in a sandbox)."""
+    tag = b"numbers-list:" if type(numbers) is list else b"numbers-tuple:"
+    doubles = array.array("d", numbers)
+    sha = hashlib.sha256(tag)
+    sha.update(doubles)
+    return Digest(sha.hexdigest(), len(tag) + doubles.itemsize * len(doubles))
 
 
 def encode(value: Any, depth: int = 0, handle: Callable[[Any], int] | None = None) -> Any:
