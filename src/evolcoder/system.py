@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
+from collections.abc import Iterator
 
 
 def usable_cpus() -> int:
@@ -17,3 +20,32 @@ def usable_cpus() -> int:
         return len(os.sched_getaffinity(0)) or 1
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block (reference counting still frees memory).
+
+    Loading a large data set (a benchmark's tasks, its cached expected outputs) builds millions of
+    containers, and every automatic collection on the way walks all of them again: MBPP+'s cached
+    outputs loaded in 0.49 s with the collector on, 0.13 s with it off.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@contextlib.contextmanager
+def long_lived_data() -> Iterator[None]:
+    """For the block, the collector leaves what exists now out of its walks (``gc.freeze``): data
+    loaded for a whole command (tasks, expected outputs) holds no cycles, and each full collection
+    in the block would otherwise walk all of it again."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

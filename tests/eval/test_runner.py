@@ -319,6 +319,18 @@ def test_pass_at_k_of_a_mix(tmp_path: Path) -> None:
     assert results["n_tasks"] == 2 and results["n_samples"] == 8 and results["subset"] is True
 
 
+def test_an_eval_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
+    """It pauses the collector while it loads and freezes what it loaded while it judges (runner,
+    system.long_lived_data); a caller that evaluates again and again (``evolcoder run``) gets the
+    collector back, with nothing left frozen."""
+    import gc
+
+    a = task("humaneval+", "HumanEval/0")
+    results = run("humaneval+", [reference(a), returns_none(a)], tmp_path)
+    assert [e["base_status"] for e in results["eval"]["HumanEval/0"]] == ["pass", "fail"]
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
 def test_uneven_sample_counts_limit_k(tmp_path: Path) -> None:
     a, b = task("mbpp", "Mbpp/11"), task("mbpp", "Mbpp/12")
     rows = [reference(a), raises(a), reference(a), reference(b)]

@@ -22,6 +22,7 @@ from evolcoder.execution.isolation import Limits
 from evolcoder.execution.values import decode
 from evolcoder.execution.worker import Worker, WorkerPool
 from evolcoder.jsonl import atomic_write
+from evolcoder.system import collector_paused
 
 GROUND_TRUTH_VERSION = 4  # bump whenever the wire format or the reference run changes (4: pickled digests)
 REFERENCE_SECONDS_PER_INPUT = 60.0
@@ -127,9 +128,9 @@ def _read_cache(path: Path) -> dict[str, dict[str, Expected]]:
     if not path.exists():
         return {}
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb") as f, collector_paused():
             raw = pickle.load(f)  # our own file, owner-only, never visible inside a sandbox
-        return {task_id: {s: _expected(v) for s, v in sets.items()} for task_id, sets in raw.items()}
+            return {task_id: {s: _expected(v) for s, v in sets.items()} for task_id, sets in raw.items()}
     except (OSError, ValueError, KeyError, TypeError, EOFError, AttributeError, pickle.UnpicklingError):
         return {}  # a damaged cache is recomputed
 

@@ -50,7 +50,7 @@ from evolcoder.records import (
     Verdict,
 )
 from evolcoder.resume import check_settings, write_json_atomic
-from evolcoder.system import usable_cpus
+from evolcoder.system import collector_paused, long_lived_data, usable_cpus
 
 HARNESS_VERSION = 5  # 2: code compiled as Python compiles a file; huge outputs of equal numbers match
 # 3: HumanEval's check and MBPP's asserts run in a process apart from the candidate's (execution.apart)
@@ -241,7 +241,8 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     data_key = module.DATA_KEYS[0]
     data_path = resolve_data_file(data_key, config.data_dir)
     data_sha = DATA_FILES[data_key].sha256 or file_sha256(data_path)
-    task_list = module.load(config.data_dir)
+    with collector_paused():
+        task_list = module.load(config.data_dir)
     all_tasks = {t.task_id: t for t in task_list}
     samples = select_samples(read_samples(config.samples, all_tasks), task_list, config)
     sandbox = _sandbox(config, data_path)
@@ -274,6 +275,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
         judge = _Judge(config, dataset, tasks, expected, sandbox.limits)
         todo = _longest_first(todo, expected)
         with (
+            long_lived_data(),  # the tasks and expected outputs: no full collection walks them again
             open(verdict_path, "a", encoding="utf-8") as out,
             tqdm(
                 total=len(samples),
