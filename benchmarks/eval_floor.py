@@ -100,7 +100,8 @@ def _judge_set(task: Any, code: str, input_set: str, comparator_type: Any) -> bo
     return True
 
 
-def _judge(sample: dict) -> tuple[str, bool, bool, float]:
+def judge_sample(sample: dict) -> tuple[str, bool, bool, float]:
+    """(task id, base passed, plus passed, CPU seconds) of one sample (after ``prepare``)."""
     from evolcoder.bench.compare import Comparator
 
     task = _TASKS[sample["task_id"]]
@@ -122,12 +123,11 @@ class FloorRun:
     verdicts: list[tuple[str, bool, bool]] = field(default_factory=list)  # in the samples' order
 
 
-def run_floor(benchmark: str, samples_path: Path, workers: int, data_dir: Path | None = None) -> FloorRun:
-    """Judge the samples in-process over ``workers`` processes; only the judging is timed."""
+def prepare(benchmark: str, samples: list[dict], data_dir: Path | None = None) -> None:
+    """Load the samples' tasks and their reference outputs (untimed), for ``judge_sample``."""
     global _DATASET
     from evolcoder.bench import get_benchmark
 
-    samples = [json.loads(line) for line in samples_path.read_text().splitlines() if line.strip()]
     tasks = {t.task_id: t for t in get_benchmark(benchmark).load(data_dir)}
     _DATASET = benchmark.rstrip("+")
     for task_id in dict.fromkeys(s["task_id"] for s in samples):
@@ -135,13 +135,23 @@ def run_floor(benchmark: str, samples_path: Path, workers: int, data_dir: Path |
         if task_id not in _EXPECTED:
             _EXPECTED[task_id] = reference_outputs(tasks[task_id])
     signal.signal(signal.SIGPROF, _on_cpu_alarm)
+
+
+def read_samples(samples_path: Path) -> list[dict]:
+    return [json.loads(line) for line in samples_path.read_text().splitlines() if line.strip()]
+
+
+def run_floor(benchmark: str, samples_path: Path, workers: int, data_dir: Path | None = None) -> FloorRun:
+    """Judge the samples in-process over ``workers`` processes; only the judging is timed."""
+    samples = read_samples(samples_path)
+    prepare(benchmark, samples, data_dir)
     # Slowest tasks first, as evolcoder orders them, so no long one is left for the end.
     order = sorted(
         range(len(samples)), key=lambda i: -sum(sum(s) for _, s in _EXPECTED[samples[i]["task_id"]].values())
     )
     started = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        results = pool.imap(_judge, [samples[i] for i in order], chunksize=1)
+        results = pool.imap(judge_sample, [samples[i] for i in order], chunksize=1)
         judged = [results.next(timeout=STUCK_SECONDS) for _ in order]
     wall = time.perf_counter() - started
     verdicts: list[tuple[str, bool, bool]] = [("", False, False)] * len(samples)

@@ -2,7 +2,8 @@
 
 Runs ``N`` requests of ``x = 1`` through one fork server (``execution.worker.Worker``) with all
 protections, without the network namespace, and without any namespace, and beside them the peer: a
-bare ``fork`` and ``_exit`` of an interpreter that imported the same modules. Each variant runs in a
+bare ``fork`` and ``_exit`` of an interpreter that imported the same modules; and the isolation's
+set-up alone, as the fork server makes it, in forks that then exit (no driver, no request). Each variant runs in a
 child process placed in a cgroup of its own, so the CPU time counts every process of the tree:
 the fork server's children are reaped by the kernel, which ``getrusage`` does not see. Needs root
 and a cgroup v1 ``cpuacct`` or cgroup v2 hierarchy; elsewhere only wall times are printed.
@@ -21,8 +22,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+SETUP_ALONE = "isolation set-up alone"
 VARIANTS = {
     "bare fork + exit (peer)": None,
+    SETUP_ALONE: None,
     "sandbox, all protections": {},
     "sandbox, no network namespace": {"network": True},
     "sandbox, no namespaces": {"namespaces": False},
@@ -71,6 +74,9 @@ def child(variant: str, runs: int) -> None:
     from evolcoder.execution.worker import Worker
 
     options = VARIANTS[variant]
+    if variant == SETUP_ALONE:
+        print(_setup_alone(runs))
+        return
     if options is None:
         started = time.perf_counter()
         for _ in range(runs):
@@ -92,6 +98,46 @@ def child(variant: str, runs: int) -> None:
         print(time.perf_counter() - started)
     finally:
         worker.close()
+
+
+def _setup_alone(runs: int) -> float:
+    """Wall seconds of ``runs`` forks that set up the sandbox's isolation as the fork server does
+    (pid 1 of a new pid namespace, the prepared mount, ipc, uts and network namespaces, private
+    folders, limits, a uid of its own, the seccomp filter and the audit hook) and exit: what the
+    isolation costs a process, without the driver, the request or the harness."""
+    from evolcoder.execution import isolation
+
+    policy, limits = isolation.Policy(), isolation.Limits()
+    namespaces = isolation.PreparedNamespaces.open(policy)
+    if namespaces is None or os.geteuid() != 0:
+        raise SystemExit(f"{SETUP_ALONE}: needs root and namespaces")
+    isolation.preload_seccomp()
+    workdir = "/tmp/work"
+    isolation.clean_environment(workdir, policy)  # once, in the fork server, as it does
+    uid = isolation.sandbox_uid(policy, 0)
+    started = time.perf_counter()
+    for _ in range(runs):
+        pid = namespaces.fork()
+        if pid == 0:
+            code = 1
+            try:
+                protections = isolation.Protections()
+                namespaces.enter(policy, limits, protections)
+                os.mkdir(workdir, 0o700)
+                os.chown(workdir, uid, uid)
+                os.chdir(workdir)
+                isolation.set_limits(limits, dedicated_uid=True, protections=protections)
+                isolation.drop_privileges(uid, protections)
+                isolation.close_fds_except(set())
+                isolation.install_seccomp(protections)
+                isolation.install_audit_hook(protections)
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{SETUP_ALONE}: the set-up failed")
+    return time.perf_counter() - started
 
 
 def measure(variant: str, runs: int) -> Cost:
