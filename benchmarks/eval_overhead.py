@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 from collections import defaultdict
@@ -32,7 +31,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import eval_floor  # noqa: E402
 import sandbox_cost  # noqa: E402
-from sandbox_cost import CpuGroup  # noqa: E402
 
 LIGHT_SECONDS = 0.02  # a sample the floor judges faster than this is "light"
 
@@ -110,15 +108,12 @@ def fixed_cost_ms(runs: int) -> float:
     """CPU ms of the whole process tree per trivial program: (N runs - 1 run) / (N - 1)."""
 
     def tree_cpu(n: int) -> float:
-        group = CpuGroup()
-        try:
-            with tempfile.TemporaryDirectory() as cache:  # the trivial task's expected outputs
-                env = {**os.environ, "EVOLCODER_CACHE_DIR": cache}
-                cmd = [sys.executable, __file__, "--fixed-cost-child", str(n)]
-                subprocess.run(cmd, env=env, check=True, preexec_fn=group.enter)
-            user, system = group.seconds()
-        finally:
-            group.remove()
+        with tempfile.TemporaryDirectory() as cache:  # the trivial task's expected outputs
+            env = {**os.environ, "EVOLCODER_CACHE_DIR": cache}
+            cmd = [sys.executable, __file__, "--fixed-cost-child", str(n)]
+            _, user, system = sandbox_cost.run_in_group(cmd, env)
+        if user is None or system is None:
+            raise SystemExit("eval_overhead: needs root and a cgroup hierarchy to count a process tree's CPU")
         return user + system
 
     return (tree_cpu(runs) - tree_cpu(1)) * 1000 / (runs - 1)

@@ -140,25 +140,34 @@ def _setup_alone(runs: int) -> float:
     return time.perf_counter() - started
 
 
-def measure(variant: str, runs: int) -> Cost:
+def run_in_group(cmd: list[str], env: dict) -> tuple[str, float | None, float | None]:
+    """Run ``cmd`` in a cgroup of its own: its output, and the user and system CPU seconds of every
+    process it started (None where no cgroup can be made)."""
     group = None
     try:
         group = CpuGroup()
     except OSError:
         pass
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    env = dict(os.environ, PYTHONPATH=src)
-    cmd = [sys.executable, __file__, "--child", variant, "--runs", str(runs)]
     try:
-        # The startup (imports, the fork server) is counted too; measured apart and taken off below.
         out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, preexec_fn=group and group.enter)
-        wall = float(out.stdout.split()[-1])
         if group is None:
-            return Cost(wall * 1000 / runs)
+            return out.stdout, None, None
         user, system = group.seconds()
+        return out.stdout, user, system
     finally:
         if group is not None:
             group.remove()
+
+
+def measure(variant: str, runs: int) -> Cost:
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = dict(os.environ, PYTHONPATH=src)
+    cmd = [sys.executable, __file__, "--child", variant, "--runs", str(runs)]
+    # The startup (imports, the fork server) is counted too; measured apart and taken off in main.
+    stdout, user, system = run_in_group(cmd, env)
+    wall = float(stdout.split()[-1])
+    if user is None or system is None:
+        return Cost(wall * 1000 / runs)
     return Cost(wall * 1000 / runs, user * 1000, system * 1000)
 
 

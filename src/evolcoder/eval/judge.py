@@ -114,7 +114,7 @@ class Expected:
     def prepare(self) -> Expected:
         """Derive ``floats_at`` and ``wire`` where they are not there yet; returns self."""
         if self.floats_at is None:
-            self.floats_at = [i for i, output in enumerate(self.outputs) if is_floats(output)]
+            self.floats_at = _float_outputs(self.outputs)
         if self.wire is None:
             self.wire = expected_wire(self)
         return self
@@ -142,8 +142,7 @@ def expected_wire(expected: Expected) -> list[Any]:
     sends the digest where no tolerance can apply: ``digest_numbers``), and an output the reference
     sent as a digest (huge).
     """
-    floats_at = expected.floats_at
-    numbers = not (any(map(is_floats, expected.outputs)) if floats_at is None else floats_at)
+    numbers = not (_float_outputs(expected.outputs) if expected.floats_at is None else expected.floats_at)
     wires = []
     for output in expected.outputs:
         wire: Any = _NO_WIRE
@@ -169,6 +168,11 @@ def expected_wire(expected: Expected) -> list[Any]:
 
 
 _DIGESTIBLE = (str, bytes, list, tuple)
+
+
+def _float_outputs(outputs: list[Any]) -> list[int]:
+    """Which outputs switch a tolerance on (``compare.is_floats``), in order."""
+    return [i for i, output in enumerate(outputs) if is_floats(output)]
 
 
 class _NoWire:

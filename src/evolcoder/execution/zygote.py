@@ -406,10 +406,8 @@ def _sandbox(run: _Run, out_w: int, in_namespaces: bool, workdir, protections, e
     _run_set(request, result_fd, policy, protections)
 
 
-def _run_set(request: dict, result_fd: int, policy, protections, filtered: bool = False) -> None:
-    """``filtered``: the seccomp filter is on already (``_two_sets``); a second one would only slow
-    every system call."""
-    _lock_down(policy, protections, python_events=policy.block_python_events, seccomp=not filtered)
+def _run_set(request: dict, result_fd: int, policy, protections) -> None:
+    _lock_down(policy, protections, python_events=policy.block_python_events)
     # Sent before any untrusted code runs, so the harness can trust this first record.
     record = {"protections": protections.as_dict()}
     driver.send_record(result_fd, record, request.get("token", ""), request.get("set", 0))
@@ -419,7 +417,8 @@ def _run_set(request: dict, result_fd: int, policy, protections, filtered: bool 
 def _two_sets(request: dict, result_fd: int, skip_r: int, policy, protections) -> None:
     """Judge two input sets of one program in one sandbox (base, then plus), each in a fresh process.
 
-    The isolation is set up once, the seccomp filter included: the first set's process inherits it.
+    The isolation is set up once, the seccomp filter included: the first set's process inherits it
+    (``_install_seccomp`` then knows it is on).
     The first set runs in a forked child, under its own CPU limit; this process (pid 1) waits for
     it, or kills it when the harness says it has seen enough (``skip_r``), reports how it ended
     (``set_end``), and then runs the second set itself, as a process that has run no candidate code
@@ -427,11 +426,11 @@ def _two_sets(request: dict, result_fd: int, skip_r: int, policy, protections) -
     """
     then = request.pop("then")
     second = {**request, **then, "set": 1}
-    filtered = _install_seccomp(policy, protections)
+    _install_seccomp(policy, protections)
     child = os.fork()
     if child == 0:
         os.close(skip_r)
-        _run_then_exit(lambda: _first_set(request, result_fd, policy, protections, filtered))
+        _run_then_exit(lambda: _first_set(request, result_fd, policy, protections))
     ended = _first_set_ended(child, skip_r, isolation.whole_cpu_seconds(float(request["cpu_seconds"])))
     os.close(skip_r)
     driver.send_record(result_fd, {"set_end": ended}, request.get("token", ""))
@@ -439,12 +438,12 @@ def _two_sets(request: dict, result_fd: int, skip_r: int, policy, protections) -
     # both (Worker.run_two_sets): without privileges a limit cannot be raised.
     own = resource.getrusage(resource.RUSAGE_SELF)
     isolation.set_cpu_limit(own.ru_utime + own.ru_stime + float(then["cpu_seconds"]))
-    _run_set(second, result_fd, policy, protections, filtered)
+    _run_set(second, result_fd, policy, protections)
 
 
-def _first_set(request: dict, result_fd: int, policy, protections, filtered: bool) -> None:
+def _first_set(request: dict, result_fd: int, policy, protections) -> None:
     isolation.set_cpu_limit(float(request["cpu_seconds"]))
-    _run_set(request, result_fd, policy, protections, filtered)
+    _run_set(request, result_fd, policy, protections)
 
 
 def _first_set_ended(child: int, skip_r: int, cpu_limit: float) -> dict:
@@ -469,15 +468,18 @@ def _how_it_ended(wait_status: int, usage: resource.struct_rusage, cpu_limit: fl
     return {"exit": code, "cpu": cpu, "timeout": timeout}
 
 
-def _lock_down(policy, protections, python_events: bool, seccomp: bool = True) -> None:
-    if seccomp:
-        _install_seccomp(policy, protections)
+def _lock_down(policy, protections, python_events: bool) -> None:
+    _install_seccomp(policy, protections)
     if python_events:
         isolation.install_audit_hook(protections)
 
 
 def _install_seccomp(policy, protections) -> bool:
-    """The seccomp filter, where the policy asks for it; whether it is on."""
+    """The seccomp filter, where the policy asks for it; whether it is on. Once per process tree:
+    a filter this process installed before a fork (``_two_sets``) is on in the child too, and a
+    second one would only slow every system call."""
+    if protections.seccomp:
+        return True
     return policy.seccomp and isolation.install_seccomp(protections)
 
 
