@@ -6,6 +6,7 @@ real model programs, in the real sandbox."""
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -18,6 +19,8 @@ from evolcoder.eval.judge import Expected, InputPayloads, TimeLimits, judge_io, 
 from evolcoder.execution.isolation import Limits, Policy
 from evolcoder.execution.worker import Worker, WorkerPool
 from evolcoder.records import FAIL, PASS, TIMEOUT
+
+from ..execution.test_sandbox import SECCOMP_PROBE
 
 TASK_IDS = ("HumanEval/0", "HumanEval/2", "HumanEval/12", "HumanEval/31", "HumanEval/55", "HumanEval/107")
 SHA = DATA_FILES[get_benchmark("humaneval+").DATA_KEYS[0]].sha256
@@ -176,3 +179,19 @@ def test_with_a_supervisor_process_per_run_the_sets_stay_apart(judged) -> None:
         assert [v.status for v in _both(worker, task, expected[task.task_id], task.reference)] == [PASS, PASS]
     finally:
         worker.close()
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the probe uses x86_64 system call numbers")
+def test_both_sets_run_under_the_seccomp_filter(judged) -> None:
+    """pid 1 installs the filter once, before it forks the base set's process: the base set runs in
+    that child, the plus set in pid 1, and each must be filtered. The program defines its function
+    only where the probe's system calls are denied; without the filter both sets fail."""
+    tasks, expected = judged
+    task = tasks["HumanEval/0"]
+    program = f"{SECCOMP_PROBE}\n{task.reference}"
+    for policy, verdicts in ((Policy(), [PASS, PASS]), (Policy(seccomp=False), [FAIL, FAIL])):
+        worker = Worker(policy=policy)
+        try:
+            assert [v.status for v in _both(worker, task, expected[task.task_id], program)] == verdicts
+        finally:
+            worker.close()
